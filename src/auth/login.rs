@@ -1,0 +1,277 @@
+//! Sign-in: one attempt per user name at a time, lockout, licenses (SECURITY L1-L8).
+//!
+//! The order of checks is what keeps account state private: a locked name is
+//! answered without touching the hash; every other attempt costs exactly one
+//! argon2 verify (against a dummy hash for unknown names and accounts without
+//! a password), and license or disabled state is told only after a correct
+//! password.
+
+use jiff::Timestamp;
+
+use super::{Auth, AuthError};
+use crate::domain::license;
+use crate::domain::password::MAX_INPUT_BYTES;
+use crate::domain::secret::Secret;
+use crate::domain::username::canonical_key;
+use crate::store::audit::{self, Event, Origin};
+use crate::store::tables::{AUDIT, SESSIONS, TOKENS, USERS};
+use crate::store::users::{self, UserRecord};
+use crate::store::{StoreError, tokens};
+
+/// What a sign-in attempt comes to, as the user may be told.
+#[derive(Debug)]
+pub enum SignIn {
+    /// Right password: a new session (its id goes only into the cookie).
+    Success {
+        session_id: Secret,
+        /// The password is past `policy.max_age` or a change was forced (SECURITY P4).
+        must_change: bool,
+    },
+    /// Wrong password or unknown name; `tries_left` before the name locks.
+    Failed {
+        tries_left: u32,
+    },
+    Locked,
+    LicenseExpired,
+    Disabled,
+}
+
+impl Auth {
+    /// One sign-in attempt; `username` and `password` are as typed in the form.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: Secret,
+        origin: Origin,
+    ) -> Result<SignIn, AuthError> {
+        let key = canonical_key(username);
+        let typed = username.trim().to_owned();
+        let _turn = self.locks.lock(&key).await;
+        let lookup = key.clone();
+        let user = self
+            .db(move |s| s.read(|tx| users::get(&tx.open_table(USERS)?, &lookup)))
+            .await?;
+        match user {
+            None => self.sign_in_unknown(&key, typed, password, origin).await,
+            Some(user) => self.sign_in_known(user, password, origin).await,
+        }
+    }
+
+    async fn sign_in_unknown(
+        &self,
+        key: &str,
+        typed: String,
+        password: Secret,
+        origin: Origin,
+    ) -> Result<SignIn, AuthError> {
+        let max = self.config.lockout.max_failures;
+        let unlock_after = self.config.lockout.auto_unlock_after.map(|d| d.0);
+        let (_, locked) = self.unknown.state(key, unlock_after);
+        let outcome = if locked {
+            SignIn::Locked
+        } else {
+            if password.expose().len() <= MAX_INPUT_BYTES {
+                self.hasher.verify(password, None).await?;
+            }
+            let (failures, newly_locked) = self.unknown.record_failure(key, max);
+            if newly_locked {
+                SignIn::Locked
+            } else {
+                SignIn::Failed {
+                    tries_left: max.saturating_sub(failures),
+                }
+            }
+        };
+        let detail = match outcome {
+            SignIn::Locked => "unknown user name (answered as locked)",
+            _ => "unknown user name",
+        };
+        self.audit(Event::LoginFailed, typed, origin, detail)
+            .await?;
+        Ok(outcome)
+    }
+
+    async fn sign_in_known(
+        &self,
+        user: UserRecord,
+        password: Secret,
+        origin: Origin,
+    ) -> Result<SignIn, AuthError> {
+        let now = Timestamp::now();
+        if self.is_locked(&user, now) {
+            self.audit(Event::LoginFailed, user.username, origin, "account locked")
+                .await?;
+            return Ok(SignIn::Locked);
+        }
+        let verification = if password.expose().len() > MAX_INPUT_BYTES {
+            None
+        } else {
+            Some(
+                self.hasher
+                    .verify(password.clone(), user.password_hash.clone())
+                    .await?,
+            )
+        };
+        let Some(v) = verification.filter(|v| v.matched) else {
+            return self.record_failure(user.key(), origin).await;
+        };
+        if user.disabled {
+            self.audit(
+                Event::LoginFailed,
+                user.username,
+                origin,
+                "account disabled",
+            )
+            .await?;
+            return Ok(SignIn::Disabled);
+        }
+        if !license::is_active(user.license_expires, license::today()) {
+            self.audit(Event::LoginFailed, user.username, origin, "license expired")
+                .await?;
+            return Ok(SignIn::LicenseExpired);
+        }
+        let rehash = if v.needs_rehash {
+            Some(self.hasher.hash(password).await?)
+        } else {
+            None
+        };
+        let max_age = self.config.policy.max_age.signed();
+        let key = user.key();
+        let (session_id, must_change) = self
+            .db(move |s| {
+                s.write(|tx| {
+                    let mut users_t = tx.open_table(USERS)?;
+                    let Some(mut user) = users::get(&users_t, &key)? else {
+                        return Ok(None); // deleted while we verified
+                    };
+                    user.failed_attempts = 0;
+                    user.locked_at = None;
+                    if let Some(phc) = rehash {
+                        user.password_hash = Some(phc);
+                    }
+                    let must_change = user.must_change || password_expired(&user, max_age, now);
+                    users::put(&mut users_t, &user)?;
+                    let id = super::sessions::create(
+                        &mut tx.open_table(SESSIONS)?,
+                        &user,
+                        must_change,
+                        now,
+                    )?;
+                    let detail = must_change.then(|| "password change required".to_owned());
+                    audit::append(
+                        &mut tx.open_table(AUDIT)?,
+                        Event::LoginSucceeded,
+                        Some(&user.username),
+                        &origin,
+                        detail,
+                    )?;
+                    Ok::<_, StoreError>(Some((id, must_change)))
+                })
+            })
+            .await?
+            .ok_or(AuthError::Store(StoreError::Corrupt {
+                table: "users",
+                detail: "account vanished during sign-in".into(),
+            }))?;
+        Ok(SignIn::Success {
+            session_id,
+            must_change,
+        })
+    }
+
+    /// Counts a wrong password; locks the account at `max_failures` (once).
+    async fn record_failure(&self, key: String, origin: Origin) -> Result<SignIn, AuthError> {
+        let max = self.config.lockout.max_failures;
+        let now = Timestamp::now();
+        let outcome = self
+            .db(move |s| {
+                s.write(|tx| {
+                    let mut users_t = tx.open_table(USERS)?;
+                    let mut audit_t = tx.open_table(AUDIT)?;
+                    let Some(mut user) = users::get(&users_t, &key)? else {
+                        return Ok(SignIn::Failed { tries_left: 0 });
+                    };
+                    user.failed_attempts = user.failed_attempts.saturating_add(1);
+                    let locks_now = user.failed_attempts >= max && user.locked_at.is_none();
+                    let name = user.username.clone();
+                    audit::append(
+                        &mut audit_t,
+                        Event::LoginFailed,
+                        Some(&name),
+                        &origin,
+                        Some("wrong password".into()),
+                    )?;
+                    if locks_now {
+                        lock_account(&mut user, now);
+                        tokens::void_where(&mut tx.open_table(TOKENS)?, |t| {
+                            t.user.as_deref() == Some(key.as_str())
+                        })?;
+                        let detail =
+                            format!("{} consecutive failed sign-ins", user.failed_attempts);
+                        audit::append(
+                            &mut audit_t,
+                            Event::AccountLocked,
+                            Some(&name),
+                            &origin,
+                            Some(detail),
+                        )?;
+                    }
+                    let tries_left = max.saturating_sub(user.failed_attempts);
+                    users::put(&mut users_t, &user)?;
+                    Ok::<_, StoreError>(if locks_now {
+                        SignIn::Locked
+                    } else {
+                        SignIn::Failed { tries_left }
+                    })
+                })
+            })
+            .await?;
+        Ok(outcome)
+    }
+
+    /// Locked, unless `lockout.auto_unlock_after` has passed since the lock.
+    pub fn is_locked(&self, user: &UserRecord, now: Timestamp) -> bool {
+        is_locked(
+            user,
+            now,
+            self.config.lockout.auto_unlock_after.map(|d| d.signed()),
+        )
+    }
+
+    async fn audit(
+        &self,
+        event: Event,
+        user: String,
+        origin: Origin,
+        detail: &str,
+    ) -> Result<(), AuthError> {
+        Ok(self
+            .record(event, Some(user), origin, detail.to_owned())
+            .await?)
+    }
+}
+
+/// Marks an account locked and ends its sessions (SECURITY S4).
+pub fn lock_account(user: &mut UserRecord, now: Timestamp) {
+    user.locked_at = Some(now);
+    user.revoke_sessions();
+}
+
+/// Whether the password is older than `policy.max_age` (an account with none is not).
+pub fn password_expired(user: &UserRecord, max_age: jiff::SignedDuration, now: Timestamp) -> bool {
+    user.password_changed_at
+        .is_some_and(|at| at.saturating_add(max_age).is_ok_and(|due| now >= due))
+}
+
+/// Locked, unless `auto_unlock` has passed since the lock.
+pub fn is_locked(
+    user: &UserRecord,
+    now: Timestamp,
+    auto_unlock: Option<jiff::SignedDuration>,
+) -> bool {
+    match (user.locked_at, auto_unlock) {
+        (None, _) => false,
+        (Some(at), Some(after)) => now.duration_since(at) < after,
+        (Some(_), None) => true,
+    }
+}

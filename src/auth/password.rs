@@ -1,0 +1,105 @@
+//! Changing a password: policy, history, and what a change ends (SECURITY P1, P4, R8, S3).
+
+use jiff::Timestamp;
+
+use super::{Auth, AuthError, setup::set_password};
+use crate::domain::password::NewPassword;
+use crate::domain::secret::Secret;
+use crate::store::audit::{self, Event, Origin};
+use crate::store::tables::{AUDIT, SESSIONS, TOKENS, USERS};
+use crate::store::users::{self, UserRecord};
+use crate::store::{StoreError, tokens};
+
+/// The outcome of a password change the user may be told about.
+pub enum Change {
+    /// Done; every old session is ended and this is the caller's new one.
+    Done { session_id: Secret },
+    /// The new password breaks a rule or repeats a recent one (422).
+    Refused(Vec<String>),
+}
+
+impl Auth {
+    /// Checks `new` and `confirm` against the policy and the account's history,
+    /// then installs it, ends every session and token of the account, and opens
+    /// a new session for the caller.
+    pub async fn change_password(
+        &self,
+        user: &UserRecord,
+        new: Secret,
+        confirm: Secret,
+        event: Event,
+        origin: Origin,
+    ) -> Result<Change, AuthError> {
+        let parsed = NewPassword::parse(new.expose(), &self.config.policy.rules());
+        let mut errors: Vec<String> = match &parsed {
+            Ok(_) => Vec::new(),
+            Err(violations) => violations.iter().map(ToString::to_string).collect(),
+        };
+        if new != confirm {
+            errors.push("The two passwords differ.".into());
+        }
+        let (Ok(new), true) = (parsed, errors.is_empty()) else {
+            return Ok(Change::Refused(errors));
+        };
+        let new = new.into_secret();
+        if self.recently_used(user, &new).await? {
+            let n = self.config.policy.history;
+            return Ok(Change::Refused(vec![format!(
+                "Choose a password you have not used recently (your current one and your last {n} are refused)."
+            )]));
+        }
+        let phc = self.hasher.hash(new).await?;
+        let key = user.key();
+        let history = self.config.policy.history;
+        let session_id = self
+            .db(move |s| {
+                s.write(|tx| {
+                    let mut users_t = tx.open_table(USERS)?;
+                    let Some(mut user) = users::get(&users_t, &key)? else {
+                        return Err(StoreError::Corrupt {
+                            table: "users",
+                            detail: "account vanished during a password change".into(),
+                        });
+                    };
+                    let now = Timestamp::now();
+                    set_password(&mut user, phc, now, history);
+                    users::put(&mut users_t, &user)?;
+                    tokens::void_where(&mut tx.open_table(TOKENS)?, |t| {
+                        t.user.as_deref() == Some(key.as_str())
+                    })?;
+                    let id =
+                        super::sessions::create(&mut tx.open_table(SESSIONS)?, &user, false, now)?;
+                    audit::append(
+                        &mut tx.open_table(AUDIT)?,
+                        event,
+                        Some(&user.username),
+                        &origin,
+                        Some("every other session ended".into()),
+                    )?;
+                    Ok(id)
+                })
+            })
+            .await?;
+        Ok(Change::Done { session_id })
+    }
+
+    /// Whether `new` matches the current password or one of the remembered ones.
+    async fn recently_used(&self, user: &UserRecord, new: &Secret) -> Result<bool, AuthError> {
+        let remembered = user.password_hash.iter().chain(
+            user.password_history
+                .iter()
+                .take(self.config.policy.history),
+        );
+        for phc in remembered {
+            if self
+                .hasher
+                .verify(new.clone(), Some(phc.clone()))
+                .await?
+                .matched
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}

@@ -1,0 +1,171 @@
+//! Server-side sessions: opaque ids, stored hashed, checked on every request (S2-S5).
+
+use jiff::{SignedDuration, Timestamp};
+use redb::Table;
+
+use super::{Auth, token};
+use crate::domain::license;
+use crate::domain::secret::Secret;
+use crate::store::audit::{self, Event, Origin};
+use crate::store::sessions::{self, SessionRecord};
+use crate::store::tables::{AUDIT, SESSIONS, TOKENS, USERS};
+use crate::store::users::{self, UserRecord};
+use crate::store::{Store, StoreError, tokens};
+
+/// A session that passed every check on this request.
+#[derive(Clone)]
+pub struct ActiveSession {
+    pub id_hash: [u8; 32],
+    pub user: UserRecord,
+    /// Only the forced password change is allowed.
+    pub restricted: bool,
+}
+
+/// Stores a new session for `user` and returns its id (only its hash is kept).
+pub fn create(
+    table: &mut Table<&[u8], &[u8]>,
+    user: &UserRecord,
+    restricted: bool,
+    now: Timestamp,
+) -> Result<Secret, StoreError> {
+    let id = token::new_token();
+    let record = SessionRecord {
+        user: user.key(),
+        epoch: user.session_epoch,
+        created_at: now,
+        last_seen: now,
+        restricted,
+    };
+    sessions::put(table, &token::hash(id.expose()), &record)?;
+    Ok(id)
+}
+
+impl Auth {
+    /// The live session behind a cookie value, or `None` (expired, revoked, unknown).
+    pub async fn session(&self, id: &str) -> Result<Option<ActiveSession>, StoreError> {
+        if !token::looks_valid(id) {
+            return Ok(None);
+        }
+        let id_hash = token::hash(id);
+        let limits = Limits::from_config(&self.config);
+        let lock_check = self.config.lockout.auto_unlock_after.map(|d| d.signed());
+        self.db(move |store| check(store, id_hash, &limits, lock_check))
+            .await
+    }
+
+    /// Ends one session (logout).
+    pub async fn end_session(
+        &self,
+        id_hash: [u8; 32],
+        user: String,
+        origin: Origin,
+    ) -> Result<(), StoreError> {
+        self.db(move |s| {
+            s.write(|tx| {
+                sessions::remove(&mut tx.open_table(SESSIONS)?, &id_hash)?;
+                audit::append(
+                    &mut tx.open_table(AUDIT)?,
+                    Event::SessionRevoked,
+                    Some(&user),
+                    &origin,
+                    Some("signed out".into()),
+                )
+            })
+        })
+        .await
+    }
+
+    /// Deletes expired sessions and tokens; run periodically by the server.
+    pub async fn sweep(&self) -> Result<u64, StoreError> {
+        let limits = Limits::from_config(&self.config);
+        self.db(move |s| {
+            s.write(|tx| {
+                let users_t = tx.open_table(USERS)?;
+                let now = Timestamp::now();
+                let mut removed = sessions::sweep(&mut tx.open_table(SESSIONS)?, |sess| {
+                    limits.expired(sess, now)
+                        || !matches!(users::get(&users_t, &sess.user), Ok(Some(u)) if u.session_epoch == sess.epoch)
+                })?;
+                removed += tokens::void_where(&mut tx.open_table(TOKENS)?, |t| !t.is_live(now))?;
+                Ok(removed)
+            })
+        })
+        .await
+    }
+}
+
+/// Session time limits from `[session]`.
+struct Limits {
+    idle: SignedDuration,
+    absolute: SignedDuration,
+    max_age: SignedDuration,
+    /// How stale `last_seen` may get before it is written again.
+    touch_after: SignedDuration,
+}
+
+impl Limits {
+    fn from_config(config: &crate::config::Config) -> Self {
+        let idle = config.session.idle_timeout.signed();
+        Self {
+            idle,
+            absolute: config.session.absolute_timeout.signed(),
+            max_age: config.policy.max_age.signed(),
+            // Writing on every request would cost an fsync per page view.
+            touch_after: (idle / 20).min(SignedDuration::from_secs(30)),
+        }
+    }
+
+    fn expired(&self, s: &SessionRecord, now: Timestamp) -> bool {
+        now.duration_since(s.created_at) >= self.absolute
+            || now.duration_since(s.last_seen) >= self.idle
+    }
+}
+
+fn check(
+    store: &Store,
+    id_hash: [u8; 32],
+    limits: &Limits,
+    auto_unlock: Option<SignedDuration>,
+) -> Result<Option<ActiveSession>, StoreError> {
+    let now = Timestamp::now();
+    let found = store.read(|tx| {
+        let Some(session) = sessions::get(&tx.open_table(SESSIONS)?, &id_hash)? else {
+            return Ok(None);
+        };
+        let user = users::get(&tx.open_table(USERS)?, &session.user)?;
+        Ok::<_, StoreError>(Some((session, user)))
+    })?;
+    let Some((session, user)) = found else {
+        return Ok(None);
+    };
+    let alive = !limits.expired(&session, now)
+        && user.as_ref().is_some_and(|u| {
+            u.session_epoch == session.epoch
+                && !u.disabled
+                && !super::login::is_locked(u, now, auto_unlock)
+                && license::is_active(u.license_expires, license::today())
+        });
+    let Some(user) = user.filter(|_| alive) else {
+        store.write(|tx| sessions::remove(&mut tx.open_table(SESSIONS)?, &id_hash))?;
+        return Ok(None);
+    };
+    if now.duration_since(session.last_seen) >= limits.touch_after {
+        store.write(|tx| {
+            let mut t = tx.open_table(SESSIONS)?;
+            // Re-read: the session may have been removed since the read above.
+            if let Some(mut s) = sessions::get(&t, &id_hash)? {
+                s.last_seen = now;
+                sessions::put(&mut t, &id_hash, &s)?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
+    }
+    let restricted = session.restricted
+        || user.must_change
+        || super::login::password_expired(&user, limits.max_age, now);
+    Ok(Some(ActiveSession {
+        id_hash,
+        user,
+        restricted,
+    }))
+}

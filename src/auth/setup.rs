@@ -1,0 +1,236 @@
+//! One-time setup links: the first administrator, and new accounts choosing a password.
+
+use jiff::{SignedDuration, Timestamp};
+use redb::Table;
+
+use super::{Auth, AuthError, token};
+use crate::domain::email::Email;
+use crate::domain::license;
+use crate::domain::password::NewPassword;
+use crate::domain::secret::Secret;
+use crate::domain::username::Username;
+use crate::store::audit::{self, Event, Origin};
+use crate::store::tables::{AUDIT, TOKENS, USERS};
+use crate::store::tokens::{self, TokenKind, TokenRecord};
+use crate::store::users::{self, UserRecord};
+use crate::store::{Store, StoreError};
+
+/// How long the link printed by the first `serve` stays valid.
+pub const FIRST_ADMIN_TTL: SignedDuration = SignedDuration::from_hours(1);
+
+/// Issues a token of `kind` for `user`, voiding that account's older tokens of the same kind.
+pub fn issue(
+    table: &mut Table<&[u8], &[u8]>,
+    kind: TokenKind,
+    user: Option<&str>,
+    ttl: SignedDuration,
+    now: Timestamp,
+) -> Result<Secret, StoreError> {
+    tokens::void_where(table, |t| t.kind == kind && t.user.as_deref() == user)?;
+    let token = token::new_token();
+    let record = TokenRecord {
+        kind,
+        user: user.map(str::to_owned),
+        created_at: now,
+        expires_at: now.saturating_add(ttl).unwrap_or(Timestamp::MAX),
+    };
+    tokens::put(table, &token::hash(token.expose()), &record)?;
+    Ok(token)
+}
+
+/// On an empty data file, a fresh first-administrator token (older ones are voided).
+pub fn first_admin_token(store: &Store) -> Result<Option<Secret>, StoreError> {
+    store.write(|tx| {
+        if users::count(&tx.open_table(USERS)?)? > 0 {
+            return Ok(None);
+        }
+        let t = issue(
+            &mut tx.open_table(TOKENS)?,
+            TokenKind::FirstAdmin,
+            None,
+            FIRST_ADMIN_TTL,
+            Timestamp::now(),
+        )?;
+        Ok(Some(t))
+    })
+}
+
+/// What the setup page shows for a live token.
+#[derive(Debug, Clone)]
+pub struct SetupView {
+    pub first_admin: bool,
+    pub username: String,
+    pub email: Option<String>,
+}
+
+/// The values posted to the setup page.
+pub struct SetupForm {
+    pub username: String,
+    pub email: String,
+    pub password: Secret,
+    pub confirm: Secret,
+}
+
+pub enum SetupOutcome {
+    Done {
+        username: String,
+    },
+    /// Rule violations, one sentence each (422).
+    Invalid(Vec<String>),
+    /// Spent, expired or never issued (410).
+    Gone,
+}
+
+impl Auth {
+    /// The setup page for `token`, or `None` when it is spent or expired.
+    pub async fn setup_view(&self, token: String) -> Result<Option<SetupView>, StoreError> {
+        if !token::looks_valid(&token) {
+            return Ok(None);
+        }
+        self.db(move |s| {
+            s.read(|tx| {
+                let Some(t) = tokens::get(&tx.open_table(TOKENS)?, &token::hash(&token))? else {
+                    return Ok(None);
+                };
+                if !t.is_live(Timestamp::now()) {
+                    return Ok(None);
+                }
+                let user = match &t.user {
+                    Some(key) => users::get(&tx.open_table(USERS)?, key)?,
+                    None => None,
+                };
+                Ok(match (t.kind, user) {
+                    (TokenKind::FirstAdmin, _) => Some(SetupView {
+                        first_admin: true,
+                        username: String::new(),
+                        email: None,
+                    }),
+                    (TokenKind::Setup, Some(u)) => Some(SetupView {
+                        first_admin: false,
+                        username: u.username,
+                        email: u.email,
+                    }),
+                    _ => None,
+                })
+            })
+        })
+        .await
+    }
+
+    /// Completes a setup link: validates, then spends the token and saves in one transaction.
+    pub async fn complete_setup(
+        &self,
+        token: String,
+        form: SetupForm,
+        origin: Origin,
+    ) -> Result<SetupOutcome, AuthError> {
+        let Some(view) = self.setup_view(token.clone()).await? else {
+            return Ok(SetupOutcome::Gone);
+        };
+        let mut errors = Vec::new();
+        let username = if view.first_admin {
+            Username::parse(&form.username)
+                .map_err(|e| errors.push(format!("User name: {e}")))
+                .ok()
+        } else {
+            None
+        };
+        let email = Email::parse(&form.email)
+            .map_err(|e| errors.push(format!("Email: {e}")))
+            .ok();
+        let password = match NewPassword::parse(form.password.expose(), &self.config.policy.rules())
+        {
+            Ok(p) => Some(p),
+            Err(violations) => {
+                errors.extend(violations.iter().map(|v| v.to_string()));
+                None
+            }
+        };
+        if form.password != form.confirm {
+            errors.push("The two passwords differ.".into());
+        }
+        let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
+            return Ok(SetupOutcome::Invalid(errors));
+        };
+        let phc = self.hasher.hash(password.into_secret()).await?;
+        let term = self.config.license.default_term.as_duration();
+        let outcome = self
+            .db(move |s| {
+                s.write(|tx| {
+                    let mut tokens_t = tx.open_table(TOKENS)?;
+                    let hash = token::hash(&token);
+                    let Some(t) = tokens::get(&tokens_t, &hash)? else {
+                        return Ok(SetupOutcome::Gone);
+                    };
+                    if !t.is_live(Timestamp::now()) || !tokens::take(&mut tokens_t, &hash)? {
+                        return Ok(SetupOutcome::Gone);
+                    }
+                    let mut users_t = tx.open_table(USERS)?;
+                    let now = Timestamp::now();
+                    let (user, event) = match (t.kind, username, t.user) {
+                        (TokenKind::FirstAdmin, Some(name), _) => {
+                            if users::get(&users_t, name.key())?.is_some() {
+                                return Ok(SetupOutcome::Invalid(vec![
+                                    "That user name is taken.".into(),
+                                ]));
+                            }
+                            let mut u = UserRecord {
+                                username: name.as_str().to_owned(),
+                                admin: true,
+                                created_at: now,
+                                license_expires: Some(license::default_expiry(
+                                    license::today(),
+                                    term,
+                                )),
+                                ..UserRecord::default()
+                            };
+                            u.email = Some(email.as_str().to_owned());
+                            set_password(&mut u, phc, now, 0);
+                            (u, Event::UserCreated)
+                        }
+                        (TokenKind::Setup, _, Some(key)) => {
+                            let Some(mut u) = users::get(&users_t, &key)? else {
+                                return Ok(SetupOutcome::Gone);
+                            };
+                            u.email = Some(email.as_str().to_owned());
+                            set_password(&mut u, phc, now, 0);
+                            (u, Event::PasswordChanged)
+                        }
+                        _ => return Ok(SetupOutcome::Gone),
+                    };
+                    users::put(&mut users_t, &user)?;
+                    let key = user.key();
+                    tokens::void_where(&mut tokens_t, |t| t.user.as_deref() == Some(key.as_str()))?;
+                    let detail = match event {
+                        Event::UserCreated => "first administrator, by setup link",
+                        _ => "password chosen by setup link",
+                    };
+                    audit::append(
+                        &mut tx.open_table(AUDIT)?,
+                        event,
+                        Some(&user.username),
+                        &origin,
+                        Some(detail.into()),
+                    )?;
+                    Ok::<_, StoreError>(SetupOutcome::Done {
+                        username: user.username,
+                    })
+                })
+            })
+            .await?;
+        Ok(outcome)
+    }
+}
+
+/// Installs a new password hash: keeps `history` old hashes, clears lockout, ends sessions.
+pub fn set_password(user: &mut UserRecord, phc: String, now: Timestamp, history: usize) {
+    if let Some(old) = user.password_hash.replace(phc) {
+        user.password_history.insert(0, old);
+    }
+    user.password_history.truncate(history);
+    user.password_changed_at = Some(now);
+    user.must_change = false;
+    user.failed_attempts = 0;
+    user.locked_at = None;
+    user.revoke_sessions();
+}

@@ -1,0 +1,311 @@
+//! The command line: clap definitions (doc comments are the help text) and one
+//! function per subcommand. Exit codes: 0 done, 1 could not be done, 2 usage.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Config};
+use crate::control::client;
+use crate::control::protocol::{NewUser, OpError, RenewTarget, Request, UserChanges};
+use crate::domain::secret::Secret;
+
+mod output;
+
+/// latchkey: sign-in, password resets, lockout and licenses for a small agency,
+/// in one binary and one data file.
+#[derive(Debug, Parser)]
+#[command(name = "latchkey", version)]
+pub struct Cli {
+    /// Config file (TOML). Default: ./latchkey.toml if it exists, else built-in defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory; overrides `data_dir` from the config.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Print machine-readable JSON (one object, or one per line for lists).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Log format of `serve`.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (prints a first-administrator link on an empty data directory).
+    Serve,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Clear an account's lockout and failure count.
+    Unlock {
+        /// User name.
+        user: String,
+    },
+    /// Manage license expiry dates.
+    #[command(subcommand)]
+    License(LicenseCommand),
+    /// Show security events, newest last.
+    Audit {
+        /// Only events about this user.
+        #[arg(long)]
+        user: Option<String>,
+        /// How many events at most.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; without --password-stdin, print a one-time setup link.
+    Add(AddArgs),
+    /// Create many accounts from a CSV file (username,email[,name,phone,agency,license_expires,admin]); all or nothing.
+    Import {
+        /// The CSV file; its first line is the header.
+        file: PathBuf,
+        /// Mail each new account a setup link.
+        #[arg(long)]
+        send_invites: bool,
+    },
+    /// List accounts.
+    List {
+        /// Only locked accounts.
+        #[arg(long)]
+        locked: bool,
+    },
+    /// Show one account.
+    Show {
+        /// User name.
+        user: String,
+    },
+    /// Change an account's details (an empty value clears phone, name or agency).
+    Set {
+        /// User name.
+        user: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        agency: Option<String>,
+        #[arg(long, value_name = "true|false")]
+        admin: Option<bool>,
+    },
+    /// Disable an account; its sessions end at once.
+    Disable { user: String },
+    /// Enable a disabled account.
+    Enable { user: String },
+    /// Delete an account, its sessions and its links.
+    Delete { user: String },
+    /// Require a new password at next sign-in (after a suspected compromise); ends sessions.
+    ForceChange {
+        /// User name.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        user: Option<String>,
+        /// Every account.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// User name: 1-64 letters, digits and . _ - @.
+    pub user: String,
+    #[arg(long)]
+    pub email: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Make the account an administrator.
+    #[arg(long)]
+    pub admin: bool,
+    #[arg(long)]
+    pub agency: Option<String>,
+    /// Last licensed day (YYYY-MM-DD) or `never`; default: license.default_term from today.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub license_expires: Option<String>,
+    /// Read the password from the first line of standard input (never from arguments).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LicenseCommand {
+    /// Set a license's last day (a past date blocks sign-in).
+    Set {
+        user: String,
+        /// YYYY-MM-DD or `never`.
+        #[arg(long)]
+        expires: String,
+    },
+    /// Extend licenses by N years from the later of today and their current expiry.
+    Renew {
+        /// User name.
+        #[arg(required_unless_present = "agency", conflicts_with = "agency")]
+        user: Option<String>,
+        /// Every account of this agency.
+        #[arg(long)]
+        agency: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        years: u16,
+    },
+    /// List licenses by expiry.
+    List {
+        /// Only licenses ending within this span (e.g. 30d), expired ones included.
+        #[arg(long, value_name = "SPAN")]
+        expiring_within: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the config and print the effective values (secrets masked).
+    Check,
+}
+
+impl Cli {
+    pub fn load_config(&self) -> Result<Config, config::ConfigError> {
+        config::load(self.config.as_deref(), self.data.as_deref())
+    }
+}
+
+/// Runs an admin subcommand and prints its result. `serve` is handled by main.
+pub fn run_admin(cli: &Cli, config: &Config) -> anyhow::Result<()> {
+    let request = match &cli.command {
+        Command::Serve => unreachable!("main handles serve"),
+        Command::Config(ConfigCommand::Check) => {
+            print!("# configuration is valid\n{}", config.to_masked_toml());
+            return Ok(());
+        }
+        Command::User(cmd) => user_request(cmd)?,
+        Command::Unlock { user } => Request::Unlock {
+            username: user.clone(),
+        },
+        Command::License(cmd) => license_request(cmd),
+        Command::Audit { user, limit } => Request::Audit {
+            username: user.clone(),
+            limit: *limit,
+        },
+    };
+    let response =
+        client::run(config, request).map_err(|OpError { message }| anyhow::anyhow!(message))?;
+    output::print(&response, cli.json);
+    Ok(())
+}
+
+fn user_request(cmd: &UserCommand) -> anyhow::Result<Request> {
+    Ok(match cmd {
+        UserCommand::Add(a) => Request::UserAdd(NewUser {
+            username: a.user.clone(),
+            email: a.email.clone(),
+            name: a.name.clone(),
+            phone: a.phone.clone(),
+            admin: a.admin,
+            agency: a.agency.clone(),
+            license_expires: a.license_expires.clone(),
+            password: if a.password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            },
+        }),
+        UserCommand::Import { file, send_invites } => Request::UserImport {
+            csv: std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?,
+            send_invites: *send_invites,
+        },
+        UserCommand::List { locked } => Request::UserList {
+            locked_only: *locked,
+        },
+        UserCommand::Show { user } => Request::UserShow {
+            username: user.clone(),
+        },
+        UserCommand::Set {
+            user,
+            email,
+            phone,
+            name,
+            agency,
+            admin,
+        } => Request::UserSet {
+            username: user.clone(),
+            changes: UserChanges {
+                email: email.clone(),
+                phone: phone.clone(),
+                name: name.clone(),
+                agency: agency.clone(),
+                admin: *admin,
+            },
+        },
+        UserCommand::Disable { user } => Request::UserDisable {
+            username: user.clone(),
+        },
+        UserCommand::Enable { user } => Request::UserEnable {
+            username: user.clone(),
+        },
+        UserCommand::Delete { user } => Request::UserDelete {
+            username: user.clone(),
+        },
+        UserCommand::ForceChange { user, .. } => Request::UserForceChange {
+            username: user.clone(),
+        },
+    })
+}
+
+fn license_request(cmd: &LicenseCommand) -> Request {
+    match cmd {
+        LicenseCommand::Set { user, expires } => Request::LicenseSet {
+            username: user.clone(),
+            expires: expires.clone(),
+        },
+        LicenseCommand::Renew {
+            user,
+            agency,
+            years,
+        } => Request::LicenseRenew {
+            target: match (user, agency) {
+                (Some(u), _) => RenewTarget::User(u.clone()),
+                (None, Some(a)) => RenewTarget::Agency(a.clone()),
+                (None, None) => unreachable!("clap requires a user or --agency"),
+            },
+            years: *years,
+        },
+        LicenseCommand::List { expiring_within } => Request::LicenseList {
+            within: expiring_within.clone(),
+        },
+    }
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> anyhow::Result<Secret> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        anyhow::bail!("--password-stdin: standard input had no password on its first line");
+    }
+    Ok(Secret::new(password))
+}

@@ -1,0 +1,149 @@
+//! How admin results are printed: plain text for people, JSON for scripts.
+
+use serde::Serialize;
+
+use crate::control::protocol::{AuditView, LicenseView, Response, UserView};
+
+pub fn print(response: &Response, json: bool) {
+    match response {
+        Response::Done { message } => {
+            if json {
+                line(&serde_json::json!({ "ok": true, "message": message }));
+            } else {
+                println!("{message}");
+            }
+        }
+        Response::Created { user, setup_link } => {
+            if json {
+                line(&serde_json::json!({ "user": user, "setup_link": setup_link }));
+                return;
+            }
+            println!("created user {}", user.username);
+            if let Some(link) = setup_link {
+                println!("setup link (one use; give it only to {}):", user.username);
+                println!("{link}");
+            }
+        }
+        Response::User { user } => {
+            if json {
+                line(user);
+            } else {
+                show_user(user);
+            }
+        }
+        Response::Users { users } => {
+            if json {
+                users.iter().for_each(line);
+            } else {
+                user_table(users);
+            }
+        }
+        Response::Licenses { licenses } => {
+            if json {
+                licenses.iter().for_each(line);
+            } else {
+                license_table(licenses);
+            }
+        }
+        Response::Audit { events } => {
+            if json {
+                events.iter().for_each(line);
+            } else {
+                events.iter().for_each(audit_line);
+            }
+        }
+    }
+}
+
+fn line<T: Serialize>(value: &T) {
+    match serde_json::to_string(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("latchkey: cannot print JSON: {e}"),
+    }
+}
+
+fn or_dash<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map_or_else(|| "-".to_owned(), ToString::to_string)
+}
+
+fn show_user(u: &UserView) {
+    let rows = [
+        ("username", u.username.clone()),
+        ("name", or_dash(&u.name)),
+        ("email", or_dash(&u.email)),
+        ("phone", or_dash(&u.phone)),
+        ("admin", u.admin.to_string()),
+        ("agency", or_dash(&u.agency)),
+        ("disabled", u.disabled.to_string()),
+        ("locked", u.locked.to_string()),
+        ("failed_attempts", u.failed_attempts.to_string()),
+        (
+            "license_expires",
+            u.license_expires.map_or("never".into(), |d| d.to_string()),
+        ),
+        ("password_changed_at", or_dash(&u.password_changed_at)),
+        ("password_expires_at", or_dash(&u.password_expires_at)),
+        ("created_at", u.created_at.to_string()),
+    ];
+    for (k, v) in rows {
+        println!("{k:<20} {v}");
+    }
+}
+
+fn user_table(users: &[UserView]) {
+    println!(
+        "{:<24} {:<24} {:<32} {:<6} {:<12} LICENSE",
+        "USERNAME", "NAME", "EMAIL", "ADMIN", "STATE"
+    );
+    for u in users {
+        let state = match (u.disabled, u.locked) {
+            (true, _) => "disabled",
+            (false, true) => "locked",
+            _ => "active",
+        };
+        println!(
+            "{:<24} {:<24} {:<32} {:<6} {:<12} {}",
+            u.username,
+            or_dash(&u.name),
+            or_dash(&u.email),
+            if u.admin { "yes" } else { "no" },
+            state,
+            u.license_expires.map_or("never".into(), |d| d.to_string()),
+        );
+    }
+    println!("{} account(s)", users.len());
+}
+
+fn license_table(licenses: &[LicenseView]) {
+    println!(
+        "{:<24} {:<24} {:<12} STATE",
+        "USERNAME", "AGENCY", "EXPIRES"
+    );
+    for l in licenses {
+        println!(
+            "{:<24} {:<24} {:<12} {}",
+            l.username,
+            or_dash(&l.agency),
+            l.license_expires.map_or("never".into(), |d| d.to_string()),
+            if l.expired { "expired" } else { "valid" },
+        );
+    }
+    println!("{} license(s)", licenses.len());
+}
+
+fn audit_line(e: &AuditView) {
+    let who = match (&e.ip, &e.actor) {
+        (Some(ip), _) => ip.clone(),
+        (None, Some(actor)) => actor.clone(),
+        (None, None) => "-".into(),
+    };
+    println!(
+        "{}  {:<22} {:<20} {:<16} {}",
+        e.time,
+        e.event,
+        or_dash(&e.user),
+        who,
+        e.detail.as_deref().unwrap_or("")
+    );
+}

@@ -1,0 +1,622 @@
+//! The TOML configuration: every key of CONTRACT section 2, typed and validated once.
+//!
+//! Unknown keys are refused (serde `deny_unknown_fields`), durations are strings
+//! such as `"15m"`, and every value is checked at load time so a bad config stops
+//! the program with a message naming the key instead of failing later.
+
+use crate::domain::password::PasswordRules;
+use crate::domain::secret::Secret;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The whole configuration, defaults as in CONTRACT section 2.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub organization: Organization,
+    pub server: Server,
+    pub policy: Policy,
+    pub lockout: Lockout,
+    pub reset: Reset,
+    pub rate_limit: RateLimit,
+    pub license: License,
+    pub backup: Backup,
+    pub session: Session,
+    pub mail: Mail,
+    pub helpdesk: Helpdesk,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./latchkey-data"),
+            organization: Organization::default(),
+            server: Server::default(),
+            policy: Policy::default(),
+            lockout: Lockout::default(),
+            reset: Reset::default(),
+            rate_limit: RateLimit::default(),
+            license: License::default(),
+            backup: Backup::default(),
+            session: Session::default(),
+            mail: Mail::default(),
+            helpdesk: Helpdesk::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Organization {
+    pub name: String,
+}
+
+impl Default for Organization {
+    fn default() -> Self {
+        Self {
+            name: "Community Services".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: SocketAddr,
+    /// The only source of links in emails; stored without a trailing slash.
+    pub base_url: String,
+    pub trusted_proxies: Vec<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// Password hashes computed at once; 0 means one per CPU core.
+    pub hash_threads: usize,
+    /// Sign-ins that may wait for a hashing thread before the answer is 503.
+    pub hash_queue: usize,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            base_url: "http://127.0.0.1:8080".into(),
+            trusted_proxies: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            hash_threads: 0,
+            hash_queue: 64,
+        }
+    }
+}
+
+impl Server {
+    /// Hashing threads after resolving `0` to the number of cores.
+    pub fn effective_hash_threads(&self) -> usize {
+        if self.hash_threads > 0 {
+            self.hash_threads
+        } else {
+            std::thread::available_parallelism().map_or(2, usize::from)
+        }
+    }
+
+    pub fn https(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    pub min_length: usize,
+    pub max_length: usize,
+    pub require_upper: bool,
+    pub require_lower: bool,
+    pub require_digit: bool,
+    pub require_special: bool,
+    pub max_age: Dur,
+    pub expiry_warning: Dur,
+    pub history: usize,
+    pub reject_common: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            max_length: 50,
+            require_upper: true,
+            require_lower: true,
+            require_digit: true,
+            require_special: true,
+            max_age: Dur::days(45),
+            expiry_warning: Dur::days(7),
+            history: 5,
+            reject_common: true,
+        }
+    }
+}
+
+impl Policy {
+    pub fn rules(&self) -> PasswordRules {
+        PasswordRules {
+            min_length: self.min_length,
+            max_length: self.max_length,
+            require_upper: self.require_upper,
+            require_lower: self.require_lower,
+            require_digit: self.require_digit,
+            require_special: self.require_special,
+            reject_common: self.reject_common,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lockout {
+    pub max_failures: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_unlock_after: Option<Dur>,
+}
+
+impl Default for Lockout {
+    fn default() -> Self {
+        Self {
+            max_failures: 3,
+            auto_unlock_after: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Reset {
+    pub link_ttl: Dur,
+    pub setup_link_ttl: Dur,
+    pub max_per_hour: u32,
+}
+
+impl Default for Reset {
+    fn default() -> Self {
+        Self {
+            link_ttl: Dur::minutes(15),
+            setup_link_ttl: Dur::hours(72),
+            max_per_hour: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimit {
+    pub per_ip_per_minute: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            per_ip_per_minute: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct License {
+    pub default_term: Dur,
+}
+
+impl Default for License {
+    fn default() -> Self {
+        Self {
+            default_term: Dur::days(365),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Backup {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    pub every: Dur,
+    pub keep: usize,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            every: Dur::hours(24),
+            keep: 7,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Session {
+    pub idle_timeout: Dur,
+    pub absolute_timeout: Dur,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Dur::minutes(30),
+            absolute_timeout: Dur::hours(12),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mail {
+    pub from: String,
+    pub from_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<Smtp>,
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Self {
+            from: "DoNotReply@localhost".into(),
+            from_name: "Community Services".into(),
+            smtp: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    #[serde(default = "Smtp::default_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "mask_secret"
+    )]
+    pub password: Option<Secret>,
+}
+
+impl Smtp {
+    fn default_port() -> u16 {
+        587
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    #[default]
+    Starttls,
+    Tls,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Helpdesk {
+    pub email: String,
+    pub hours: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+impl Default for Helpdesk {
+    fn default() -> Self {
+        Self {
+            email: "helpdesk@localhost".into(),
+            hours: "Monday to Friday, 8:00 to 17:00".into(),
+            phone: None,
+        }
+    }
+}
+
+fn mask_secret<S: Serializer>(value: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => s.serialize_str("********"),
+        None => s.serialize_none(),
+    }
+}
+
+/// A duration written as a string: a whole number and a unit (`ms`, `s`, `m`, `h`, `d`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    pub const fn secs(n: u64) -> Self {
+        Self(Duration::from_secs(n))
+    }
+    pub const fn minutes(n: u64) -> Self {
+        Self::secs(n * 60)
+    }
+    pub const fn hours(n: u64) -> Self {
+        Self::secs(n * 3600)
+    }
+    pub const fn days(n: u64) -> Self {
+        Self::secs(n * 86_400)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| format!("duration {text:?} needs a unit: ms, s, m, h or d"))?;
+        let (number, unit) = text.split_at(split);
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("duration {text:?} must start with a whole number"))?;
+        let millis_per_unit: u64 = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => {
+                return Err(format!(
+                    "duration {text:?} has unknown unit {unit:?}; use ms, s, m, h or d"
+                ));
+            }
+        };
+        n.checked_mul(millis_per_unit)
+            .map(|ms| Self(Duration::from_millis(ms)))
+            .ok_or_else(|| format!("duration {text:?} is too large"))
+    }
+
+    pub fn as_duration(self) -> Duration {
+        self.0
+    }
+
+    /// The same span as a `jiff::SignedDuration`, for arithmetic on timestamps.
+    pub fn signed(self) -> jiff::SignedDuration {
+        jiff::SignedDuration::try_from(self.0).unwrap_or(jiff::SignedDuration::MAX)
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        for (unit, size) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+        ] {
+            if ms >= size && ms % size == 0 {
+                return write!(f, "{}{unit}", ms / size);
+            }
+        }
+        write!(f, "{ms}ms")
+    }
+}
+
+impl fmt::Debug for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Dur::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+/// Where the configuration comes from: `--config FILE`, else `./latchkey.toml`, else defaults.
+pub fn load(explicit: Option<&Path>, data_dir: Option<&Path>) -> Result<Config, ConfigError> {
+    let default_file = Path::new("latchkey.toml");
+    let path = match explicit {
+        Some(p) => Some(p),
+        None if default_file.exists() => Some(default_file),
+        None => None,
+    };
+    let mut config = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            parse(&text).map_err(|message| ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            })?
+        }
+        None => Config::default(),
+    };
+    if let Some(dir) = data_dir {
+        config.data_dir = dir.to_owned();
+    }
+    config.validate().map_err(ConfigError::Invalid)?;
+    Ok(config)
+}
+
+/// Parse TOML text; the message names the offending key and line.
+pub fn parse(text: &str) -> Result<Config, String> {
+    toml::from_str::<Config>(text).map_err(|e| e.to_string().trim_end().replace('\n', " "))
+}
+
+impl Config {
+    /// Cross-field checks that serde cannot express.
+    pub fn validate(&mut self) -> Result<(), String> {
+        let url = url::Url::parse(&self.server.base_url).map_err(|e| {
+            format!(
+                "server.base_url {:?} is not a URL: {e}",
+                self.server.base_url
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(format!(
+                "server.base_url {:?} must be an http:// or https:// address",
+                self.server.base_url
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("server.base_url must not have a query or fragment".into());
+        }
+        self.server.base_url = self.server.base_url.trim_end_matches('/').to_owned();
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err("server.tls_cert and server.tls_key must be set together".into());
+        }
+        if self.server.hash_queue == 0 {
+            return Err("server.hash_queue must be at least 1".into());
+        }
+        let p = &self.policy;
+        if p.min_length == 0 {
+            return Err("policy.min_length must be at least 1".into());
+        }
+        if p.max_length < p.min_length {
+            return Err("policy.max_length must not be below policy.min_length".into());
+        }
+        if p.max_length > 256 {
+            return Err("policy.max_length must be at most 256 characters".into());
+        }
+        if p.history > 24 {
+            return Err("policy.history must be at most 24".into());
+        }
+        nonzero(p.max_age, "policy.max_age")?;
+        if self.lockout.max_failures == 0 {
+            return Err("lockout.max_failures must be at least 1".into());
+        }
+        if let Some(d) = self.lockout.auto_unlock_after {
+            nonzero(d, "lockout.auto_unlock_after")?;
+        }
+        nonzero(self.reset.link_ttl, "reset.link_ttl")?;
+        nonzero(self.reset.setup_link_ttl, "reset.setup_link_ttl")?;
+        if self.rate_limit.per_ip_per_minute == 0 {
+            return Err("rate_limit.per_ip_per_minute must be at least 1".into());
+        }
+        nonzero(self.license.default_term, "license.default_term")?;
+        nonzero(self.backup.every, "backup.every")?;
+        if self.backup.keep == 0 {
+            return Err("backup.keep must be at least 1".into());
+        }
+        nonzero(self.session.idle_timeout, "session.idle_timeout")?;
+        nonzero(self.session.absolute_timeout, "session.absolute_timeout")?;
+        crate::domain::email::Email::parse(&self.mail.from)
+            .map_err(|e| format!("mail.from {:?}: {e}", self.mail.from))?;
+        if self.mail.from_name.contains(['\r', '\n']) {
+            return Err("mail.from_name must be one line".into());
+        }
+        crate::domain::email::Email::parse(&self.helpdesk.email)
+            .map_err(|e| format!("helpdesk.email {:?}: {e}", self.helpdesk.email))?;
+        if let Some(smtp) = &self.mail.smtp {
+            if smtp.host.trim().is_empty() {
+                return Err("mail.smtp.host must not be empty".into());
+            }
+            if smtp.username.is_some() != smtp.password.is_some() {
+                return Err(
+                    "mail.smtp.username and mail.smtp.password must be set together".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, with secrets masked (`config check`).
+    pub fn to_masked_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
+    }
+}
+
+fn nonzero(d: Dur, key: &str) -> Result<(), String> {
+    if d.0.is_zero() {
+        Err(format!("{key} must be longer than zero"))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let mut c = parse("").unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.policy.max_age, Dur::days(45));
+        assert_eq!(c.reset.link_ttl, Dur::minutes(15));
+        assert_eq!(c.lockout.max_failures, 3);
+        assert_eq!(c.session.absolute_timeout, Dur::hours(12));
+        assert_eq!(c.mail.from, "DoNotReply@localhost");
+        assert!(c.lockout.auto_unlock_after.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = parse("[policy]\nmin_lenght = 9\n").unwrap_err();
+        assert!(err.contains("min_lenght"), "{err}");
+        let err = parse("colour = 1\n").unwrap_err();
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn durations_parse_and_print() {
+        assert_eq!(Dur::parse("2s").unwrap(), Dur::secs(2));
+        assert_eq!(Dur::parse("15m").unwrap(), Dur::minutes(15));
+        assert_eq!(Dur::parse("500ms").unwrap().0, Duration::from_millis(500));
+        assert_eq!(Dur::days(45).to_string(), "45d");
+        assert!(Dur::parse("15").is_err());
+        assert!(Dur::parse("m").is_err());
+        assert!(Dur::parse("3 weeks").is_err());
+        assert!(parse("[reset]\nlink_ttl = \"soon\"\n").is_err());
+    }
+
+    #[test]
+    fn cross_field_rules() {
+        let mut c = parse("[policy]\nmin_length = 10\nmax_length = 9\n").unwrap();
+        assert!(c.validate().unwrap_err().contains("max_length"));
+        let mut c = parse("[server]\nbase_url = \"ftp://x\"\n").unwrap();
+        assert!(c.validate().unwrap_err().contains("base_url"));
+        let mut c = parse("[server]\nbase_url = \"https://id.example.org/\"\n").unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.server.base_url, "https://id.example.org");
+    }
+
+    #[test]
+    fn smtp_password_is_masked() {
+        let mut c = parse(
+            "[mail.smtp]\nhost = \"smtp.example.org\"\nusername = \"u\"\npassword = \"hunter2\"\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let text = c.to_masked_toml();
+        assert!(!text.contains("hunter2"));
+        assert!(text.contains("********"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,66 @@
+//! How the CLI reaches the data: the running server's socket, or the file itself.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use super::ops::Ops;
+use super::protocol::{OpError, Reply, Request, Response};
+use crate::config::Config;
+use crate::store::audit::Origin;
+use crate::store::{Store, StoreError};
+
+/// Sends `request` to the running server, or runs it on the data file when none runs.
+pub fn run(config: &Config, request: Request) -> Result<Response, OpError> {
+    let socket = super::socket_path(&config.data_dir);
+    match UnixStream::connect(&socket) {
+        Ok(stream) => over_socket(stream, &request),
+        // No socket, or a stale one from a crashed server: nobody serves this directory.
+        Err(_) => direct(config, request),
+    }
+}
+
+fn over_socket(mut stream: UnixStream, request: &Request) -> Result<Response, OpError> {
+    let io = |e: std::io::Error| OpError::new(format!("talking to the running server failed: {e}"));
+    let mut line = serde_json::to_vec(request).map_err(|e| OpError::new(e.to_string()))?;
+    line.push(b'\n');
+    stream.write_all(&line).map_err(io)?;
+    let mut answer = String::new();
+    BufReader::new(stream).read_line(&mut answer).map_err(io)?;
+    match serde_json::from_str::<Reply>(&answer) {
+        Ok(Reply::Ok(response)) => Ok(response),
+        Ok(Reply::Error(e)) => Err(e),
+        Err(_) => Err(OpError::new(
+            "the running server sent an answer this latchkey does not understand",
+        )),
+    }
+}
+
+fn direct(config: &Config, request: Request) -> Result<Response, OpError> {
+    let store = open_briefly(config)?;
+    let operator = super::os_user_name(nix::unistd::getuid());
+    let ops = Ops {
+        store: &store,
+        config,
+        origin: Origin::operator(&operator),
+    };
+    ops.execute(request)
+}
+
+/// Opens the data file, waiting a moment if another admin command holds it.
+pub fn open_briefly(config: &Config) -> Result<Store, OpError> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        match Store::open(&config.data_dir) {
+            Ok(store) => return Ok(store),
+            Err(StoreError::InUse(dir)) if Instant::now() >= deadline => {
+                return Err(OpError::new(format!(
+                    "the data directory {} is held by another latchkey process whose control socket does not answer; is a command still running?",
+                    dir.display()
+                )));
+            }
+            Err(StoreError::InUse(_)) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

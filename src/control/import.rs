@@ -1,0 +1,156 @@
+//! `user import`: many accounts from CSV, all or nothing.
+//!
+//! Every row is checked before anything is written; the first bad row fails
+//! the whole import with its line number in the file (the header is line 1).
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+
+use super::ops::{Ops, clean_text, parse_email, parse_phone};
+use super::protocol::{OpError, Response};
+use crate::domain::license;
+use crate::domain::username::Username;
+use crate::store::audit::{self, Event};
+use crate::store::tables::{AUDIT, USERS};
+use crate::store::users::{self, UserRecord};
+
+const REQUIRED: [&str; 2] = ["username", "email"];
+const OPTIONAL: [&str; 5] = ["name", "phone", "agency", "license_expires", "admin"];
+
+pub fn run(ops: &Ops<'_>, csv_text: &str, send_invites: bool) -> Result<Response, OpError> {
+    if send_invites {
+        // Invitations need the mail outbox; refusing beats importing silently without them.
+        return Err(OpError::new(
+            "--send-invites needs mail delivery, which this version does not have yet; import without it",
+        ));
+    }
+    let records = parse(ops, csv_text)?;
+    let count = records.len();
+    ops.store.write(|tx| {
+        let mut users_t = tx.open_table(USERS)?;
+        // Checked again inside the transaction: the table may have changed since parsing.
+        for (line, user) in &records {
+            if let Some(existing) = users::get(&users_t, &user.key())? {
+                return Err(OpError::new(format!(
+                    "line {line}: a user named {:?} already exists",
+                    existing.username
+                )));
+            }
+        }
+        let mut audit_t = tx.open_table(AUDIT)?;
+        for (_, user) in &records {
+            users::put(&mut users_t, user)?;
+            audit::append(
+                &mut audit_t,
+                Event::UserCreated,
+                Some(&user.username),
+                &ops.origin,
+                Some("imported from CSV".into()),
+            )?;
+        }
+        Ok::<_, OpError>(())
+    })?;
+    Ok(Response::Done {
+        message: format!(
+            "imported {count} accounts; they have no password yet: send each a link with `latchkey reset-link USER --send`"
+        ),
+    })
+}
+
+/// Checks every row and builds the records, keyed by their line in the file.
+fn parse(ops: &Ops<'_>, csv_text: &str) -> Result<Vec<(u64, UserRecord)>, OpError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(csv_text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| OpError::new(format!("line 1: cannot read the header row: {e}")))?
+        .clone();
+    let mut column = HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        let h = h.to_ascii_lowercase();
+        if !REQUIRED.contains(&h.as_str()) && !OPTIONAL.contains(&h.as_str()) {
+            return Err(OpError::new(format!(
+                "line 1: unknown column {h:?}; columns are username, email, name, phone, agency, license_expires, admin"
+            )));
+        }
+        if column.insert(h.clone(), i).is_some() {
+            return Err(OpError::new(format!("line 1: column {h:?} appears twice")));
+        }
+    }
+    for required in REQUIRED {
+        if !column.contains_key(required) {
+            return Err(OpError::new(format!(
+                "line 1: the header must have a {required:?} column"
+            )));
+        }
+    }
+    let default_expiry = ops.default_expiry();
+    let now = Timestamp::now();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut out = Vec::new();
+    for row in reader.records() {
+        let row = row.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            OpError::new(format!("line {line}: {e}"))
+        })?;
+        let line = row.position().map_or(0, |p| p.line());
+        let field = |name: &str| {
+            column
+                .get(name)
+                .and_then(|&i| row.get(i))
+                .filter(|v| !v.is_empty())
+        };
+        let at = |e: OpError| OpError::new(format!("line {line}: {}", e.message));
+        let username = Username::parse(field("username").unwrap_or(""))
+            .map_err(|e| at(OpError::new(format!("user name: {e}"))))?;
+        if let Some(first) = seen.insert(username.key().to_owned(), line) {
+            return Err(at(OpError::new(format!(
+                "user name {:?} repeats line {first}",
+                username.as_str()
+            ))));
+        }
+        let email = parse_email(field("email").unwrap_or("")).map_err(at)?;
+        let phone = field("phone").map(parse_phone).transpose().map_err(at)?;
+        let name = field("name")
+            .map(|v| clean_text("name", v))
+            .transpose()
+            .map_err(at)?;
+        let agency = field("agency")
+            .map(|v| clean_text("agency", v))
+            .transpose()
+            .map_err(at)?;
+        let license_expires = match field("license_expires") {
+            Some(v) => license::parse_expiry(v).map_err(|e| at(OpError::new(e)))?,
+            None => Some(default_expiry),
+        };
+        let admin = match field("admin").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("false" | "no" | "0") => false,
+            Some("true" | "yes" | "1") => true,
+            Some(other) => {
+                return Err(at(OpError::new(format!(
+                    "admin must be true or false, not {other:?}"
+                ))));
+            }
+        };
+        out.push((
+            line,
+            UserRecord {
+                username: username.as_str().to_owned(),
+                name,
+                email: Some(email.as_str().to_owned()),
+                phone: phone.map(|p| p.as_str().to_owned()),
+                admin,
+                agency,
+                license_expires,
+                created_at: now,
+                ..UserRecord::default()
+            },
+        ));
+    }
+    if out.is_empty() {
+        return Err(OpError::new("the file has no rows below its header"));
+    }
+    Ok(out)
+}

@@ -1,0 +1,501 @@
+//! The admin commands themselves, executed against the store in one transaction each.
+//!
+//! Blocking code: the server runs it on the blocking pool, the CLI directly.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use redb::{ReadableTable, Table};
+
+use super::import;
+use super::protocol::*;
+use crate::auth::hasher;
+use crate::auth::login::is_locked;
+use crate::auth::setup;
+use crate::config::{Config, Dur};
+use crate::domain::email::Email;
+use crate::domain::license;
+use crate::domain::password::NewPassword;
+use crate::domain::phone::Phone;
+use crate::domain::username::{Username, canonical_key};
+use crate::store::audit::{self, Event, Origin};
+use crate::store::tables::{AUDIT, TOKENS, USERS};
+use crate::store::tokens::{self, TokenKind};
+use crate::store::users::{self, UserRecord};
+use crate::store::{Store, StoreError};
+
+/// Everything a command needs: the store, the config and who is asking.
+pub struct Ops<'a> {
+    pub store: &'a Store,
+    pub config: &'a Config,
+    pub origin: Origin,
+}
+
+type Users<'t> = Table<'t, &'static str, &'static [u8]>;
+
+impl Ops<'_> {
+    pub fn execute(&self, request: Request) -> Result<Response, OpError> {
+        match request {
+            Request::UserAdd(new) => self.user_add(new),
+            Request::UserImport { csv, send_invites } => import::run(self, &csv, send_invites),
+            Request::UserList { locked_only } => self.user_list(locked_only),
+            Request::UserShow { username } => self.read_user(&username).map(|u| Response::User {
+                user: self.view(&u),
+            }),
+            Request::UserSet { username, changes } => self.user_set(&username, changes),
+            Request::UserDisable { username } => self.set_disabled(&username, true),
+            Request::UserEnable { username } => self.set_disabled(&username, false),
+            Request::UserDelete { username } => self.user_delete(&username),
+            Request::UserForceChange { username } => self.force_change(username.as_deref()),
+            Request::Unlock { username } => self.unlock(&username),
+            Request::LicenseSet { username, expires } => self.license_set(&username, &expires),
+            Request::LicenseRenew { target, years } => self.license_renew(target, years),
+            Request::LicenseList { within } => self.license_list(within.as_deref()),
+            Request::Audit { username, limit } => self.audit(username.as_deref(), limit),
+        }
+    }
+
+    /// The public shape of an account.
+    pub fn view(&self, u: &UserRecord) -> UserView {
+        let now = Timestamp::now();
+        let max_age = self.config.policy.max_age.signed();
+        UserView {
+            username: u.username.clone(),
+            name: u.name.clone(),
+            email: u.email.clone(),
+            phone: u.phone.clone(),
+            admin: u.admin,
+            agency: u.agency.clone(),
+            disabled: u.disabled,
+            locked: is_locked(u, now, self.auto_unlock()),
+            failed_attempts: u.failed_attempts,
+            license_expires: u.license_expires,
+            password_changed_at: u.password_changed_at,
+            password_expires_at: u
+                .password_changed_at
+                .and_then(|at| at.checked_add(max_age).ok()),
+            created_at: u.created_at,
+        }
+    }
+
+    fn auto_unlock(&self) -> Option<jiff::SignedDuration> {
+        self.config.lockout.auto_unlock_after.map(|d| d.signed())
+    }
+
+    fn setup_link(&self, token: &str) -> String {
+        format!("{}/setup/{token}", self.config.server.base_url)
+    }
+
+    fn user_add(&self, new: NewUser) -> Result<Response, OpError> {
+        let username =
+            Username::parse(&new.username).map_err(|e| OpError::new(format!("user name: {e}")))?;
+        let email = parse_email(&new.email)?;
+        let phone = new.phone.as_deref().map(parse_phone).transpose()?;
+        let name = new
+            .name
+            .as_deref()
+            .map(|n| clean_text("name", n))
+            .transpose()?;
+        let agency = new
+            .agency
+            .as_deref()
+            .map(|a| clean_text("agency", a))
+            .transpose()?;
+        let license_expires = match new.license_expires.as_deref() {
+            Some(text) => license::parse_expiry(text).map_err(OpError::new)?,
+            None => Some(self.default_expiry()),
+        };
+        let phc = match &new.password {
+            Some(pw) => {
+                let pw =
+                    NewPassword::parse(pw.expose(), &self.config.policy.rules()).map_err(|v| {
+                        let rules: Vec<String> = v.iter().map(ToString::to_string).collect();
+                        OpError::new(format!("password refused: {}", rules.join(" ")))
+                    })?;
+                Some(hasher::hash_blocking(&pw.into_secret()))
+            }
+            None => None,
+        };
+        let now = Timestamp::now();
+        let mut user = UserRecord {
+            username: username.as_str().to_owned(),
+            name,
+            email: Some(email.as_str().to_owned()),
+            phone: phone.map(|p| p.as_str().to_owned()),
+            admin: new.admin,
+            agency,
+            license_expires,
+            created_at: now,
+            ..UserRecord::default()
+        };
+        if let Some(phc) = phc {
+            setup::set_password(&mut user, phc, now, 0);
+        }
+        let ttl = self.config.reset.setup_link_ttl.signed();
+        let token = self.store.write(|tx| {
+            let mut users_t = tx.open_table(USERS)?;
+            if let Some(existing) = users::get(&users_t, username.key())? {
+                return Err(OpError::new(format!(
+                    "a user named {:?} already exists",
+                    existing.username
+                )));
+            }
+            users::put(&mut users_t, &user)?;
+            let token = match user.password_hash {
+                Some(_) => None,
+                None => Some(setup::issue(
+                    &mut tx.open_table(TOKENS)?,
+                    TokenKind::Setup,
+                    Some(username.key()),
+                    ttl,
+                    now,
+                )?),
+            };
+            self.audit_in(tx, Event::UserCreated, &user.username, None)?;
+            Ok(token)
+        })?;
+        Ok(Response::Created {
+            user: self.view(&user),
+            setup_link: token.map(|t| self.setup_link(t.expose())),
+        })
+    }
+
+    pub(super) fn default_expiry(&self) -> Date {
+        license::default_expiry(
+            license::today(),
+            self.config.license.default_term.as_duration(),
+        )
+    }
+
+    fn user_list(&self, locked_only: bool) -> Result<Response, OpError> {
+        let all = self.store.read(|tx| users::all(&tx.open_table(USERS)?))?;
+        let users = all
+            .iter()
+            .map(|u| self.view(u))
+            .filter(|v| !locked_only || v.locked)
+            .collect();
+        Ok(Response::Users { users })
+    }
+
+    fn read_user(&self, name: &str) -> Result<UserRecord, OpError> {
+        self.store.read(|tx| find(&tx.open_table(USERS)?, name))
+    }
+
+    /// Loads one account, lets `change` edit it, saves it and audits `event`.
+    fn update(
+        &self,
+        name: &str,
+        event: Event,
+        change: impl FnOnce(&mut UserRecord) -> Result<String, OpError>,
+    ) -> Result<Response, OpError> {
+        let message = self.store.write(|tx| {
+            let mut users_t: Users = tx.open_table(USERS)?;
+            let mut user = find(&users_t, name)?;
+            let detail = change(&mut user)?;
+            users::put(&mut users_t, &user)?;
+            self.audit_in(tx, event, &user.username, Some(detail.clone()))?;
+            Ok::<_, OpError>(format!("{}: {detail}", user.username))
+        })?;
+        Ok(Response::Done { message })
+    }
+
+    fn user_set(&self, name: &str, c: UserChanges) -> Result<Response, OpError> {
+        if c.is_empty() {
+            return Err(OpError::new(
+                "nothing to change: give --email, --phone, --name, --agency or --admin",
+            ));
+        }
+        let email = c.email.as_deref().map(parse_email).transpose()?;
+        let phone = c.phone.as_deref().map(parse_optional_phone).transpose()?;
+        let display = c
+            .name
+            .as_deref()
+            .map(|n| optional_text("name", n))
+            .transpose()?;
+        let agency = c
+            .agency
+            .as_deref()
+            .map(|a| optional_text("agency", a))
+            .transpose()?;
+        self.update(name, Event::UserUpdated, |u| {
+            let mut fields = Vec::new();
+            if let Some(e) = email {
+                u.email = Some(e.as_str().to_owned());
+                fields.push("email");
+            }
+            if let Some(p) = phone {
+                u.phone = p;
+                fields.push("phone");
+            }
+            if let Some(n) = display {
+                u.name = n;
+                fields.push("name");
+            }
+            if let Some(a) = agency {
+                u.agency = a;
+                fields.push("agency");
+            }
+            if let Some(admin) = c.admin {
+                u.admin = admin;
+                fields.push("admin");
+            }
+            Ok(format!("changed {}", fields.join(", ")))
+        })
+    }
+
+    fn set_disabled(&self, name: &str, disabled: bool) -> Result<Response, OpError> {
+        let event = if disabled {
+            Event::UserDisabled
+        } else {
+            Event::UserEnabled
+        };
+        self.update(name, event, |u| {
+            u.disabled = disabled;
+            Ok(if disabled {
+                u.revoke_sessions();
+                "disabled; every session ended".into()
+            } else {
+                "enabled".into()
+            })
+        })
+    }
+
+    fn user_delete(&self, name: &str) -> Result<Response, OpError> {
+        let message = self.store.write(|tx| {
+            let mut users_t: Users = tx.open_table(USERS)?;
+            let user = find(&users_t, name)?;
+            let key = user.key();
+            users::remove(&mut users_t, &key)?;
+            tokens::void_where(&mut tx.open_table(TOKENS)?, |t| {
+                t.user.as_deref() == Some(key.as_str())
+            })?;
+            self.audit_in(tx, Event::UserDeleted, &user.username, None)?;
+            Ok::<_, OpError>(format!(
+                "{}: deleted; every session and link ended",
+                user.username
+            ))
+        })?;
+        Ok(Response::Done { message })
+    }
+
+    fn force_change(&self, name: Option<&str>) -> Result<Response, OpError> {
+        let Some(name) = name else {
+            let count = self.store.write(|tx| {
+                let mut users_t: Users = tx.open_table(USERS)?;
+                let mut all = users::all(&users_t)?;
+                for u in &mut all {
+                    u.must_change = true;
+                    u.revoke_sessions();
+                    users::put(&mut users_t, u)?;
+                }
+                let detail = format!("all {} accounts", all.len());
+                audit::append(
+                    &mut tx.open_table(AUDIT)?,
+                    Event::ForceChangeSet,
+                    None,
+                    &self.origin,
+                    Some(detail),
+                )?;
+                Ok::<_, OpError>(all.len())
+            })?;
+            return Ok(Response::Done {
+                message: format!("{count} accounts must choose a new password at next sign-in"),
+            });
+        };
+        self.update(name, Event::ForceChangeSet, |u| {
+            u.must_change = true;
+            u.revoke_sessions();
+            Ok("must choose a new password at next sign-in; every session ended".into())
+        })
+    }
+
+    fn unlock(&self, name: &str) -> Result<Response, OpError> {
+        self.update(name, Event::AccountUnlocked, |u| {
+            let was = if u.locked_at.is_some() {
+                "unlocked"
+            } else {
+                "was not locked; failure count cleared"
+            };
+            u.locked_at = None;
+            u.failed_attempts = 0;
+            Ok(was.into())
+        })
+    }
+
+    fn license_set(&self, name: &str, expires: &str) -> Result<Response, OpError> {
+        let date = license::parse_expiry(expires).map_err(OpError::new)?;
+        self.update(name, Event::LicenseChanged, |u| {
+            let before = u.license_expires;
+            u.license_expires = date;
+            Ok(format!(
+                "license expires {} (was {})",
+                show_date(date),
+                show_date(before)
+            ))
+        })
+    }
+
+    fn license_renew(&self, target: RenewTarget, years: u16) -> Result<Response, OpError> {
+        if years == 0 {
+            return Err(OpError::new("--years must be at least 1"));
+        }
+        let today = license::today();
+        let agency = match target {
+            RenewTarget::User(name) => {
+                return self.update(&name, Event::LicenseChanged, |u| {
+                    let before = u.license_expires;
+                    u.license_expires = license::renew(before, today, years);
+                    Ok(format!(
+                        "license expires {} (was {})",
+                        show_date(u.license_expires),
+                        show_date(before)
+                    ))
+                });
+            }
+            RenewTarget::Agency(a) => a,
+        };
+        let count = self.store.write(|tx| {
+            let mut users_t: Users = tx.open_table(USERS)?;
+            let mut members: Vec<UserRecord> = users::all(&users_t)?
+                .into_iter()
+                .filter(|u| {
+                    u.agency
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(agency.trim()))
+                })
+                .collect();
+            if members.is_empty() {
+                return Err(OpError::new(format!(
+                    "no accounts belong to agency {agency:?}"
+                )));
+            }
+            for u in &mut members {
+                let before = u.license_expires;
+                u.license_expires = license::renew(before, today, years);
+                users::put(&mut users_t, u)?;
+                let detail = format!(
+                    "license expires {} (was {}), agency renewal",
+                    show_date(u.license_expires),
+                    show_date(before)
+                );
+                self.audit_in(tx, Event::LicenseChanged, &u.username, Some(detail))?;
+            }
+            Ok(members.len())
+        })?;
+        Ok(Response::Done {
+            message: format!("renewed {count} licenses of agency {agency:?} by {years} year(s)"),
+        })
+    }
+
+    fn license_list(&self, within: Option<&str>) -> Result<Response, OpError> {
+        let today = license::today();
+        let horizon = match within {
+            Some(text) => {
+                let span = Dur::parse(text).map_err(OpError::new)?;
+                Some(license::default_expiry(today, span.as_duration()))
+            }
+            None => None,
+        };
+        let all = self.store.read(|tx| users::all(&tx.open_table(USERS)?))?;
+        let mut licenses: Vec<LicenseView> = all
+            .into_iter()
+            .filter(|u| match horizon {
+                Some(h) => u.license_expires.is_some_and(|d| d <= h),
+                None => true,
+            })
+            .map(|u| LicenseView {
+                expired: !license::is_active(u.license_expires, today),
+                username: u.username,
+                agency: u.agency,
+                license_expires: u.license_expires,
+            })
+            .collect();
+        licenses.sort_by_key(|l| (l.license_expires.is_none(), l.license_expires));
+        Ok(Response::Licenses { licenses })
+    }
+
+    fn audit(&self, name: Option<&str>, limit: usize) -> Result<Response, OpError> {
+        let key = name.map(canonical_key);
+        let events = self.store.read(|tx| {
+            audit::tail(&tx.open_table(AUDIT)?, limit.max(1), |r| match &key {
+                Some(k) => r.user.as_deref().map(canonical_key).as_ref() == Some(k),
+                None => true,
+            })
+        })?;
+        Ok(Response::Audit {
+            events: events.into_iter().map(AuditView::from).collect(),
+        })
+    }
+
+    pub(super) fn audit_in(
+        &self,
+        tx: &redb::WriteTransaction,
+        event: Event,
+        user: &str,
+        detail: Option<String>,
+    ) -> Result<(), StoreError> {
+        audit::append(
+            &mut tx.open_table(AUDIT)?,
+            event,
+            Some(user),
+            &self.origin,
+            detail,
+        )
+    }
+}
+
+/// Finds an account by any spelling of its name.
+fn find(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    name: &str,
+) -> Result<UserRecord, OpError> {
+    users::get(table, &canonical_key(name))?
+        .ok_or_else(|| OpError::new(format!("no such user: {:?}", name.trim())))
+}
+
+fn show_date(d: Option<Date>) -> String {
+    d.map_or_else(|| "never".to_owned(), |d| d.to_string())
+}
+
+pub(super) fn parse_email(text: &str) -> Result<Email, OpError> {
+    Email::parse(text).map_err(|e| OpError::new(format!("email {:?}: {e}", text.trim())))
+}
+
+pub(super) fn parse_phone(text: &str) -> Result<Phone, OpError> {
+    Phone::parse(text).map_err(|e| OpError::new(format!("phone {:?}: {e}", text.trim())))
+}
+
+/// An empty value clears the phone number.
+fn parse_optional_phone(text: &str) -> Result<Option<String>, OpError> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    parse_phone(text).map(|p| Some(p.as_str().to_owned()))
+}
+
+/// A display name or agency: one line of at most 100 characters.
+pub(super) fn clean_text(field: &str, text: &str) -> Result<String, OpError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(OpError::new(format!("{field} must not be empty")));
+    }
+    if text.chars().count() > 100 {
+        return Err(OpError::new(format!(
+            "{field} must be at most 100 characters"
+        )));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(OpError::new(format!(
+            "{field} must be one line of printable text"
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+/// Like [`clean_text`], but an empty value clears the field.
+fn optional_text(field: &str, text: &str) -> Result<Option<String>, OpError> {
+    if text.trim().is_empty() {
+        Ok(None)
+    } else {
+        clean_text(field, text).map(Some)
+    }
+}

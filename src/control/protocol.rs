@@ -1,0 +1,246 @@
+//! The admin protocol: typed requests and responses, one JSON line each way.
+//!
+//! The same [`Request`] is executed in the server (over the control socket)
+//! or in the CLI process itself (server stopped), so both paths behave alike.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::secret::Secret;
+use crate::store::audit::AuditRecord;
+
+/// One admin command. `Debug` never shows a password (it is a [`Secret`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    UserAdd(NewUser),
+    UserImport {
+        /// The CSV text itself (the file is read by the CLI, with its permissions).
+        csv: String,
+        send_invites: bool,
+    },
+    UserList {
+        locked_only: bool,
+    },
+    UserShow {
+        username: String,
+    },
+    UserSet {
+        username: String,
+        changes: UserChanges,
+    },
+    UserDisable {
+        username: String,
+    },
+    UserEnable {
+        username: String,
+    },
+    UserDelete {
+        username: String,
+    },
+    UserForceChange {
+        /// `None` means every account.
+        username: Option<String>,
+    },
+    Unlock {
+        username: String,
+    },
+    LicenseSet {
+        username: String,
+        /// `YYYY-MM-DD` or `never`.
+        expires: String,
+    },
+    LicenseRenew {
+        target: RenewTarget,
+        years: u16,
+    },
+    LicenseList {
+        /// Licenses ending within this window (a duration such as `30d`), expired ones included.
+        within: Option<String>,
+    },
+    Audit {
+        username: Option<String>,
+        limit: usize,
+    },
+}
+
+impl Request {
+    /// The command's name, for logs (never its arguments).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::UserAdd(_) => "user add",
+            Request::UserImport { .. } => "user import",
+            Request::UserList { .. } => "user list",
+            Request::UserShow { .. } => "user show",
+            Request::UserSet { .. } => "user set",
+            Request::UserDisable { .. } => "user disable",
+            Request::UserEnable { .. } => "user enable",
+            Request::UserDelete { .. } => "user delete",
+            Request::UserForceChange { .. } => "user force-change",
+            Request::Unlock { .. } => "unlock",
+            Request::LicenseSet { .. } => "license set",
+            Request::LicenseRenew { .. } => "license renew",
+            Request::LicenseList { .. } => "license list",
+            Request::Audit { .. } => "audit",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub admin: bool,
+    pub agency: Option<String>,
+    /// `YYYY-MM-DD` or `never`; absent means `license.default_term` from today.
+    pub license_expires: Option<String>,
+    /// From `--password-stdin`; absent means "issue a setup link".
+    pub password: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UserChanges {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub name: Option<String>,
+    pub agency: Option<String>,
+    pub admin: Option<bool>,
+}
+
+impl UserChanges {
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none()
+            && self.phone.is_none()
+            && self.name.is_none()
+            && self.agency.is_none()
+            && self.admin.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RenewTarget {
+    User(String),
+    Agency(String),
+}
+
+/// A successful answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    /// A change was made; `message` says what, for the operator.
+    Done {
+        message: String,
+    },
+    /// An account was created; `setup_link` when it has no password yet.
+    Created {
+        user: UserView,
+        setup_link: Option<String>,
+    },
+    User {
+        user: UserView,
+    },
+    Users {
+        users: Vec<UserView>,
+    },
+    Licenses {
+        licenses: Vec<LicenseView>,
+    },
+    Audit {
+        events: Vec<AuditView>,
+    },
+}
+
+/// The fields of `user show --json` (CONTRACT section 3).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserView {
+    pub username: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub admin: bool,
+    pub agency: Option<String>,
+    pub disabled: bool,
+    pub locked: bool,
+    pub failed_attempts: u32,
+    pub license_expires: Option<Date>,
+    pub password_changed_at: Option<Timestamp>,
+    pub password_expires_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LicenseView {
+    pub username: String,
+    pub agency: Option<String>,
+    /// `None` is a license that never expires.
+    pub license_expires: Option<Date>,
+    pub expired: bool,
+}
+
+/// An audit event as `audit --json` prints it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditView {
+    pub time: Timestamp,
+    pub event: String,
+    pub user: Option<String>,
+    pub ip: Option<String>,
+    pub actor: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl From<AuditRecord> for AuditView {
+    fn from(r: AuditRecord) -> Self {
+        Self {
+            time: r.time,
+            event: r.event.as_str(),
+            user: r.user,
+            ip: r.ip,
+            actor: r.actor,
+            detail: r.detail,
+        }
+    }
+}
+
+/// Why a command could not be done: a one-line reason for the operator (exit 1).
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct OpError {
+    pub message: String,
+}
+
+impl OpError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for OpError {
+    fn from(e: crate::store::StoreError) -> Self {
+        OpError::new(e.to_string())
+    }
+}
+
+macro_rules! op_error_from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for OpError {
+            fn from(e: $t) -> Self {
+                crate::store::StoreError::from(e).into()
+            }
+        }
+    )*};
+}
+op_error_from_redb!(redb::TableError, redb::StorageError);
+
+/// The line the server sends back.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    Ok(Response),
+    Error(OpError),
+}

@@ -1,0 +1,7 @@
+//! Domain types: parsed once at the edge, trusted everywhere else.
+pub mod email;
+pub mod license;
+pub mod password;
+pub mod phone;
+pub mod secret;
+pub mod username;

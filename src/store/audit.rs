@@ -1,0 +1,131 @@
+//! The audit log: security events with UTC time, peer address and operator (SECURITY X2).
+
+use jiff::Timestamp;
+use redb::{ReadableTable, Table};
+use serde::{Deserialize, Serialize};
+
+use super::{StoreError, encode};
+
+const NAME: &str = "audit";
+
+/// Every event kind of CONTRACT section 6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    LoginSucceeded,
+    LoginFailed,
+    AccountLocked,
+    AccountUnlocked,
+    ResetRequested,
+    ResetCompleted,
+    PasswordChanged,
+    PasswordExpiredChange,
+    SessionRevoked,
+    UserCreated,
+    UserUpdated,
+    UserDisabled,
+    UserEnabled,
+    UserDeleted,
+    LicenseChanged,
+    BackupCreated,
+    BackupRestored,
+    EmailChangeRequested,
+    EmailChanged,
+    ForceChangeSet,
+    RateLimited,
+    CsrfRejected,
+}
+
+impl Event {
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+/// Who caused an event and from where.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Origin {
+    /// Peer IP for web requests.
+    pub ip: Option<String>,
+    /// The operating-system user for CLI commands (`os:alice`).
+    pub actor: Option<String>,
+}
+
+impl Origin {
+    pub fn web(ip: std::net::IpAddr) -> Self {
+        Self {
+            ip: Some(ip.to_string()),
+            actor: None,
+        }
+    }
+
+    pub fn operator(os_user: &str) -> Self {
+        Self {
+            ip: None,
+            actor: Some(format!("os:{os_user}")),
+        }
+    }
+
+    pub fn system() -> Self {
+        Self {
+            ip: None,
+            actor: Some("latchkey".into()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub time: Timestamp,
+    pub event: Event,
+    /// The account concerned, as typed (unknown names too, for failed sign-ins).
+    pub user: Option<String>,
+    pub ip: Option<String>,
+    pub actor: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Appends one event in the caller's transaction, so it commits with the change it records.
+pub fn append(
+    table: &mut Table<u64, &[u8]>,
+    event: Event,
+    user: Option<&str>,
+    origin: &Origin,
+    detail: Option<String>,
+) -> Result<(), StoreError> {
+    let next = table.last()?.map_or(1, |(k, _)| k.value() + 1);
+    let record = AuditRecord {
+        time: Timestamp::now(),
+        event,
+        user: user.map(str::to_owned),
+        ip: origin.ip.clone(),
+        actor: origin.actor.clone(),
+        detail,
+    };
+    table.insert(next, encode(&record).as_slice())?;
+    Ok(())
+}
+
+/// The newest `limit` events matching `filter`, oldest first.
+pub fn tail(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+    limit: usize,
+    mut filter: impl FnMut(&AuditRecord) -> bool,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut out = Vec::new();
+    for entry in table.iter()?.rev() {
+        let (_, v) = entry?;
+        let record: AuditRecord = super::decode(NAME, v.value())?;
+        if filter(&record) {
+            out.push(record);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    out.reverse();
+    Ok(out)
+}

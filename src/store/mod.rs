@@ -1,0 +1,213 @@
+//! The one data file: a redb database with every write durable on commit.
+//!
+//! Callers run a closure inside a read or write transaction; the closure opens
+//! the tables it needs (see [`tables`]) and uses the per-aggregate helpers in
+//! [`users`], [`sessions`], [`tokens`] and [`audit`]. A write closure that
+//! returns `Err` aborts the transaction, so nothing is ever half-written.
+
+pub mod audit;
+pub mod sessions;
+pub mod tables;
+pub mod tokens;
+pub mod users;
+
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fs::{DirBuilder, OpenOptions, Permissions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tables::{KEY_CSRF, KEY_SCHEMA_VERSION, META, SCHEMA_VERSION};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "latchkey.redb";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the data directory {0} is in use by another latchkey process (is `latchkey serve` running?)"
+    )]
+    InUse(PathBuf),
+    #[error("cannot prepare the data directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the data file has schema version {found}; this latchkey understands up to {supported}"
+    )]
+    NewerSchema { found: u32, supported: u32 },
+    #[error("a record in table {table} is damaged: {detail}")]
+    Corrupt { table: &'static str, detail: String },
+    #[error("database error: {0}")]
+    Db(#[from] redb::Error),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<redb::DatabaseError> for StoreError {
+    fn from(e: redb::DatabaseError) -> Self {
+        StoreError::Db(e.into())
+    }
+}
+
+/// A handle on the open data file; cheap to clone and share between threads.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the data directory and its database, exclusively.
+    ///
+    /// The directory is made 0700 and the file 0600. A second process opening
+    /// the same directory gets [`StoreError::InUse`].
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        prepare_dir(dir)?;
+        let path = dir.join(DB_FILE);
+        let io = |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        // Create the file with its final mode before redb writes anything to it.
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io)?;
+        std::fs::set_permissions(&path, Permissions::from_mode(0o600)).map_err(io)?;
+        let db = match Database::builder().create(&path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::InUse(dir.to_owned()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let store = Store {
+            db: Arc::new(db),
+            dir: dir.to_owned(),
+        };
+        store.upgrade()?;
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs `f` in a read transaction (a consistent snapshot).
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&ReadTransaction) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self.db.begin_read().map_err(StoreError::from)?;
+        f(&tx)
+    }
+
+    /// Runs `f` in a write transaction and commits it durably if `f` succeeds.
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self.db.begin_write().map_err(StoreError::from)?;
+        let value = f(&tx)?; // dropping `tx` on error aborts it
+        tx.commit().map_err(StoreError::from)?;
+        Ok(value)
+    }
+
+    /// The key that signs CSRF tokens; created with the file.
+    pub fn csrf_key(&self) -> Result<[u8; 32], StoreError> {
+        self.read(|tx| {
+            let meta = tx.open_table(META)?;
+            let value = meta.get(KEY_CSRF)?.ok_or(StoreError::Corrupt {
+                table: "meta",
+                detail: "no csrf_key".into(),
+            })?;
+            value.value().try_into().map_err(|_| StoreError::Corrupt {
+                table: "meta",
+                detail: "csrf_key has the wrong length".into(),
+            })
+        })
+    }
+
+    fn upgrade(&self) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let found = match tx.open_table(META)?.get(KEY_SCHEMA_VERSION)? {
+                Some(v) => decode::<u32>("meta", v.value())?,
+                None => 0,
+            };
+            if found != SCHEMA_VERSION {
+                tables::migrate(tx, found)?;
+            }
+            let mut meta = tx.open_table(META)?;
+            meta.insert(KEY_SCHEMA_VERSION, encode(&SCHEMA_VERSION).as_slice())?;
+            if meta.get(KEY_CSRF)?.is_none() {
+                let key: [u8; 32] = crate::auth::token::random_bytes();
+                meta.insert(KEY_CSRF, key.as_slice())?;
+            }
+            Ok(())
+        })
+    }
+}
+
+fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io)?;
+    std::fs::set_permissions(dir, Permissions::from_mode(0o700)).map_err(io)
+}
+
+/// Encodes a record as JSON. Records are plain data, so this cannot fail.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("records serialise to JSON")
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(
+    table: &'static str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        table,
+        detail: e.to_string(),
+    })
+}
+
+/// Reads and decodes one JSON record from any readable table.
+pub(crate) fn get_json<'k, K, T>(
+    table: &impl ReadableTable<K, &'static [u8]>,
+    name: &'static str,
+    key: impl std::borrow::Borrow<K::SelfType<'k>>,
+) -> Result<Option<T>, StoreError>
+where
+    K: redb::Key + 'static,
+    T: DeserializeOwned,
+{
+    match table.get(key)? {
+        Some(v) => decode(name, v.value()).map(Some),
+        None => Ok(None),
+    }
+}

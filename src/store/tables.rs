@@ -1,0 +1,57 @@
+//! Every redb table of the data file, its schema version, and the migrations.
+//!
+//! Values are JSON documents (serde) so a record can gain fields with
+//! `#[serde(default)]` without a migration; a migration is needed only when a
+//! table's keys or meaning change.
+
+use redb::{TableDefinition, WriteTransaction};
+
+use super::StoreError;
+
+/// The schema this build writes. Bump it and add a step to [`MIGRATIONS`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Small settings of the file itself: `schema_version`, `csrf_key`.
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Accounts, keyed by the canonical user name (NFKC, lower-case).
+pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+/// Sessions, keyed by the SHA-256 of the session id (the id itself is never stored).
+pub const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
+/// Setup, reset and email-confirmation tokens, keyed by the SHA-256 of the token.
+pub const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
+/// The audit log, keyed by a sequence number (newest last).
+pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+
+pub const KEY_SCHEMA_VERSION: &str = "schema_version";
+pub const KEY_CSRF: &str = "csrf_key";
+
+/// One migration step: brings the file from version `index` to `index + 1`.
+type Migration = fn(&WriteTransaction) -> Result<(), StoreError>;
+
+/// Forward-only migrations; `MIGRATIONS[n]` upgrades version n to n + 1.
+const MIGRATIONS: &[Migration] = &[create_initial_tables];
+
+fn create_initial_tables(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(META)?;
+    tx.open_table(USERS)?;
+    tx.open_table(SESSIONS)?;
+    tx.open_table(TOKENS)?;
+    tx.open_table(AUDIT)?;
+    Ok(())
+}
+
+/// Runs the migrations needed to bring a file at `from` up to [`SCHEMA_VERSION`].
+pub fn migrate(tx: &WriteTransaction, from: u32) -> Result<(), StoreError> {
+    if from > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            found: from,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for step in &MIGRATIONS[from as usize..SCHEMA_VERSION as usize] {
+        step(tx)?;
+    }
+    Ok(())
+}
+
+const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);

@@ -1,0 +1,94 @@
+//! The web interface: `router(state)` builds every route, layer and error page.
+//!
+//! Handlers talk to [`crate::auth::Auth`] only; they never open a table.
+
+mod assets;
+mod cookies;
+mod csrf;
+mod errors;
+mod form;
+mod net;
+mod pages;
+mod render;
+mod security;
+mod session;
+mod templates;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::auth::Auth;
+use crate::auth::guard::RateLimiter;
+
+pub use errors::WebError;
+pub use templates::Templates;
+
+/// Largest request body accepted (CONTRACT section 4: 413 above it).
+pub const MAX_BODY: usize = 16 * 1024;
+/// A body that takes longer than this to arrive is refused (SECURITY I1).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many client addresses the rate limiter tracks at once.
+const RATE_LIMIT_CAPACITY: usize = 50_000;
+
+/// Everything a handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: Arc<Auth>,
+    templates: Arc<Templates>,
+    limiter: Arc<RateLimiter>,
+    csrf_key: Arc<[u8; 32]>,
+}
+
+impl AppState {
+    pub fn new(auth: Arc<Auth>, templates: Templates) -> Result<Self, crate::store::StoreError> {
+        let csrf_key = auth.store.csrf_key()?;
+        let limiter = RateLimiter::per_minute(
+            auth.config.rate_limit.per_ip_per_minute,
+            RATE_LIMIT_CAPACITY,
+        );
+        Ok(Self {
+            auth,
+            templates: Arc::new(templates),
+            limiter: Arc::new(limiter),
+            csrf_key: Arc::new(csrf_key),
+        })
+    }
+
+    fn https(&self) -> bool {
+        self.auth.config.server.https()
+    }
+}
+
+/// The whole web application as a function of its state.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::home::home))
+        .route("/login", get(pages::login::show).post(pages::login::submit))
+        .route("/logout", post(pages::login::logout))
+        .route("/forgot", get(pages::forgot::show))
+        .route(
+            "/password/expired",
+            get(pages::expired::show).post(pages::expired::submit),
+        )
+        .route("/profile", get(pages::home::profile))
+        .route("/help", get(pages::home::help))
+        .route(
+            "/setup/{token}",
+            get(pages::setup::show).post(pages::setup::submit),
+        )
+        .route("/healthz", get(pages::health))
+        .route("/static/{*path}", get(assets::serve))
+        .fallback(pages::not_found)
+        .layer(CatchPanicLayer::custom(errors::panic_response))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::headers,
+        ))
+        .with_state(state)
+}

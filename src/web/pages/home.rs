@@ -1,0 +1,55 @@
+//! The signed-in pages: home, profile, and the public help page.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use jiff::Timestamp;
+use minijinja::context;
+
+use crate::domain::password::describe;
+use crate::store::users::UserRecord;
+use crate::web::AppState;
+use crate::web::csrf::Csrf;
+use crate::web::session::{MaybeSession, SignedIn};
+
+pub async fn home(State(state): State<AppState>, SignedIn(s): SignedIn, csrf: Csrf) -> Response {
+    let expiry_days = expiry_days(&state, &s.user, Timestamp::now());
+    state.page(
+        StatusCode::OK,
+        "home.html",
+        &csrf,
+        Some(&s.user),
+        context! { expiry_days },
+    )
+}
+
+/// Whole days until the password expires, once within `policy.expiry_warning` of it.
+fn expiry_days(state: &AppState, user: &UserRecord, now: Timestamp) -> Option<i64> {
+    let policy = &state.auth.config.policy;
+    let due = user
+        .password_changed_at?
+        .checked_add(policy.max_age.signed())
+        .ok()?;
+    let left = due.duration_since(now);
+    if left > policy.expiry_warning.signed() || left.is_negative() {
+        return None;
+    }
+    // Round up: 30 hours left is "2 days", not "1 day".
+    Some((left.as_secs() + 86_399) / 86_400)
+}
+
+pub async fn profile(State(state): State<AppState>, SignedIn(s): SignedIn, csrf: Csrf) -> Response {
+    state.page(
+        StatusCode::OK,
+        "profile.html",
+        &csrf,
+        Some(&s.user),
+        context! {},
+    )
+}
+
+pub async fn help(State(state): State<AppState>, session: MaybeSession, csrf: Csrf) -> Response {
+    let rules = describe(&state.auth.config.policy.rules());
+    let user = session.full().map(|s| &s.user);
+    state.page(StatusCode::OK, "help.html", &csrf, user, context! { rules })
+}

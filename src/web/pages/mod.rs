@@ -1,0 +1,32 @@
+//! One module per page.
+
+pub mod expired;
+pub mod forgot;
+pub mod home;
+pub mod login;
+pub mod setup;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+
+use super::{AppState, WebError};
+use crate::store::StoreError;
+use crate::store::tables::META;
+
+/// `GET /healthz`: 200 `ok` when the store answers.
+pub async fn health(State(state): State<AppState>) -> Result<impl IntoResponse, WebError> {
+    state
+        .auth
+        .db(|s| s.read(|tx| Ok::<_, StoreError>(tx.open_table(META).map(|_| ())?)))
+        .await?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "ok",
+    ))
+}
+
+pub async fn not_found() -> WebError {
+    WebError::NotFound
+}

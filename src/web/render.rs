@@ -1,0 +1,79 @@
+//! Rendering pages: the shared context every template gets, and the response headers of a page.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use minijinja::{Value, context};
+
+use super::{AppState, WebError, csrf::Csrf};
+use crate::store::users::UserRecord;
+
+/// The user as templates see them (header, profile pop-up).
+pub fn user_ctx(user: &UserRecord) -> Value {
+    context! {
+        name => user.display_name(),
+        username => user.username.as_str(),
+        email => user.email.as_deref(),
+        phone => user.phone.as_deref(),
+    }
+}
+
+impl AppState {
+    /// Renders `template` with the common context (`org`, `user`, `csrf_token`, `helpdesk`) plus `ctx`.
+    pub fn page(
+        &self,
+        status: StatusCode,
+        template: &str,
+        csrf: &Csrf,
+        user: Option<&UserRecord>,
+        ctx: Value,
+    ) -> Response {
+        let config = &self.auth.config;
+        let full = context! {
+            org => config.organization.name.as_str(),
+            user => user.map(user_ctx),
+            csrf_token => csrf.token.as_str(),
+            helpdesk => context! {
+                email => config.helpdesk.email.as_str(),
+                phone => config.helpdesk.phone.as_deref(),
+                hours => config.helpdesk.hours.as_str(),
+            },
+            ..ctx
+        };
+        let html = match self.templates.render(template, full) {
+            Ok(html) => html,
+            Err(e) => {
+                return WebError::Internal(format!("template {template}: {e:#}")).into_response();
+            }
+        };
+        let mut res = (status, html).into_response();
+        let headers = res.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(cookie) = &csrf.set_cookie {
+            if let Ok(v) = HeaderValue::from_str(cookie) {
+                headers.append(header::SET_COOKIE, v);
+            }
+        }
+        res
+    }
+
+    /// The error page for `status` (used by the security layer for every error).
+    pub fn error_page(&self, status: StatusCode, page: &super::errors::ErrorPage) -> String {
+        let ctx = context! {
+            org => self.auth.config.organization.name.as_str(),
+            user => Value::from(()),
+            csrf_token => "",
+            status => status.as_u16(),
+            title => page.title,
+            message => page.message,
+            error_id => page.error_id.as_deref(),
+        };
+        self.templates.render("error.html", ctx).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the error page itself failed to render");
+            format!("<!doctype html><meta charset=\"utf-8\"><title>{0}</title><h1>{0}</h1><p>{1}</p>", page.title, page.message)
+        })
+    }
+}
