@@ -1,0 +1,210 @@
+//! Test fixtures: a real server on 127.0.0.1:0 with a temporary data directory,
+//! cookie-keeping HTTP clients that do not follow redirects, and the built binary.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use latchkey::auth::Auth;
+use latchkey::config::{Config, Dur};
+use latchkey::control::ops::Ops;
+use latchkey::control::protocol::{NewUser, Request, Response};
+use latchkey::domain::secret::Secret;
+use latchkey::server::{self, Running};
+use latchkey::store::audit::Origin;
+
+/// A password that meets the default policy.
+pub const PASSWORD: &str = "Kettle-Blue-42x";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+    pub auth: Arc<Auth>,
+    pub setup_link: Option<String>,
+    running: Option<Running>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+/// Starts a server whose config `adjust` may change first.
+pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(dir.path());
+    adjust(&mut config);
+    config.validate().expect("test config is valid");
+    let running = server::start(config.clone()).await.expect("server starts");
+    TestApp {
+        addr: running.addr,
+        base: format!("http://{}", running.addr),
+        auth: running.auth.clone(),
+        setup_link: running.setup_link.clone(),
+        dir,
+        config,
+        running: Some(running),
+    }
+}
+
+/// Defaults, with a private data directory and an ephemeral port.
+pub fn test_config(data_dir: &Path) -> Config {
+    let mut config = Config::default();
+    config.data_dir = data_dir.join("data");
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.session.idle_timeout = Dur::minutes(30);
+    config
+}
+
+impl TestApp {
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser: its own cookie jar, redirects not followed.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Runs an admin request in-process, as the CLI would with the server stopped.
+    pub async fn admin(&self, request: Request) -> Result<Response, String> {
+        let auth = self.auth.clone();
+        tokio::task::spawn_blocking(move || {
+            let ops = Ops {
+                store: &auth.store,
+                config: &auth.config,
+                origin: Origin::operator("test"),
+            };
+            ops.execute(request).map_err(|e| e.message)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Creates an account with `password` (default policy applies).
+    pub async fn add_user(&self, username: &str, password: &str) {
+        self.admin(Request::UserAdd(new_user(username, Some(password))))
+            .await
+            .expect("user created");
+    }
+
+    /// Stops the server (graceful), keeping the data directory.
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("server stops");
+        }
+    }
+
+    /// Runs the built binary against this app's data directory.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with_stdin(args, None)
+    }
+
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        run_binary(&self.config.data_dir, args, stdin)
+    }
+
+    /// The audit log as `audit --json` would print it.
+    pub async fn audit_events(&self, user: Option<&str>) -> Vec<latchkey::control::protocol::AuditView> {
+        match self
+            .admin(Request::Audit {
+                username: user.map(str::to_owned),
+                limit: 10_000,
+            })
+            .await
+            .unwrap()
+        {
+            Response::Audit { events } => events,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+pub fn new_user(username: &str, password: Option<&str>) -> NewUser {
+    NewUser {
+        username: username.to_owned(),
+        email: format!("{}@example.org", username.to_lowercase()),
+        name: None,
+        phone: None,
+        admin: false,
+        agency: None,
+        license_expires: None,
+        password: password.map(Secret::new),
+    }
+}
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_latchkey"))
+}
+
+/// Runs `latchkey --data DIR ARGS…` from an empty working directory.
+pub fn run_binary(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(binary());
+    cmd.arg("--data")
+        .arg(data_dir)
+        .args(args)
+        .current_dir(data_dir.parent().unwrap_or(data_dir))
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("binary runs");
+    if let Some(text) = stdin {
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// The hidden CSRF token in a page.
+pub fn csrf_token(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("page has a csrf_token") + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// GETs `page` (to receive a CSRF token) and POSTs `fields` plus the token to `action`.
+pub async fn submit(
+    client: &reqwest::Client,
+    app: &TestApp,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let html = client.get(app.url(page)).send().await.unwrap().text().await.unwrap();
+    let token = csrf_token(&html);
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    form.push(("csrf_token", &token));
+    client.post(app.url(action)).form(&form).send().await.unwrap()
+}
+
+/// Signs `client` in; returns the response to `POST /login`.
+pub async fn login(client: &reqwest::Client, app: &TestApp, user: &str, password: &str) -> reqwest::Response {
+    submit(client, app, "/login", "/login", &[("username", user), ("password", password)]).await
+}
+
+pub fn location(res: &reqwest::Response) -> &str {
+    res.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[allow(dead_code)]
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

@@ -1,0 +1,13 @@
+//! Integration tests: the real router on 127.0.0.1:0, the real store, the real binary.
+
+mod helpers;
+
+mod cli;
+mod cli_server;
+mod csrf;
+mod hardening;
+mod lockout;
+mod login;
+mod pages;
+mod sessions;
+mod setup;
