@@ -106,14 +106,14 @@ impl UnknownNames {
     /// Counts one more failure; returns the new count and whether this one locked it.
     pub fn record_failure(&self, key: &str, max_failures: u32) -> (u32, bool) {
         let mut map = lock(&self.map);
-        if !map.contains_key(key) && map.len() >= self.capacity {
-            if let Some(oldest) = map
+        if !map.contains_key(key)
+            && map.len() >= self.capacity
+            && let Some(oldest) = map
                 .iter()
                 .min_by_key(|(_, e)| e.last)
                 .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
+        {
+            map.remove(&oldest);
         }
         let now = Instant::now();
         let e = map.entry(key.to_owned()).or_insert(UnknownEntry {

@@ -157,6 +157,15 @@ impl Auth {
         let outcome = self
             .db(move |s| {
                 s.write(|tx| {
+                    let mut users_t = tx.open_table(USERS)?;
+                    if let Some(name) = &username {
+                        // Checked before the token is spent, so the link survives a taken name.
+                        if users::get(&users_t, name.key())?.is_some() {
+                            return Ok(SetupOutcome::Invalid(vec![
+                                "That user name is taken.".into(),
+                            ]));
+                        }
+                    }
                     let mut tokens_t = tx.open_table(TOKENS)?;
                     let hash = token::hash(&token);
                     let Some(t) = tokens::get(&tokens_t, &hash)? else {
@@ -165,15 +174,9 @@ impl Auth {
                     if !t.is_live(Timestamp::now()) || !tokens::take(&mut tokens_t, &hash)? {
                         return Ok(SetupOutcome::Gone);
                     }
-                    let mut users_t = tx.open_table(USERS)?;
                     let now = Timestamp::now();
                     let (user, event) = match (t.kind, username, t.user) {
                         (TokenKind::FirstAdmin, Some(name), _) => {
-                            if users::get(&users_t, name.key())?.is_some() {
-                                return Ok(SetupOutcome::Invalid(vec![
-                                    "That user name is taken.".into(),
-                                ]));
-                            }
                             let mut u = UserRecord {
                                 username: name.as_str().to_owned(),
                                 admin: true,

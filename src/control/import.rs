@@ -90,12 +90,13 @@ fn parse(ops: &Ops<'_>, csv_text: &str) -> Result<Vec<(u64, UserRecord)>, OpErro
     let now = Timestamp::now();
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut out = Vec::new();
+    let mut lines = LineCounter::new(csv_text);
     for row in reader.records() {
         let row = row.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
+            let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
             OpError::new(format!("line {line}: {e}"))
         })?;
-        let line = row.position().map_or(0, |p| p.line());
+        let line = row.position().map_or(0, |p| lines.line_at(p.byte()));
         let field = |name: &str| {
             column
                 .get(name)
@@ -153,4 +154,54 @@ fn parse(ops: &Ops<'_>, csv_text: &str) -> Result<Vec<(u64, UserRecord)>, OpErro
         return Err(OpError::new("the file has no rows below its header"));
     }
     Ok(out)
+}
+
+/// Line numbers from byte offsets. The csv crate's own `Position::line` is off
+/// after CRLF line endings and blank lines; offsets are exact. Offsets only
+/// grow, so counting resumes where the last call stopped.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of the record starting at `byte` (line breaks before it skipped).
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut at = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while at < self.text.len() && matches!(self.text[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        if at >= self.offset {
+            self.line += self.text[self.offset..at]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            self.offset = at;
+        }
+        self.line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineCounter;
+
+    #[test]
+    fn line_numbers_survive_crlf_and_blank_lines() {
+        let text = "username,email\r\na,a@x.org\r\n\r\nb,b@x.org\r\n";
+        let mut lines = LineCounter::new(text);
+        assert_eq!(lines.line_at(16), 2);
+        assert_eq!(lines.line_at(text.find("b,").unwrap() as u64), 4);
+    }
 }

@@ -84,6 +84,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(pages::health))
         .route("/static/{*path}", get(assets::serve))
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::restrict,
+        ))
         .layer(CatchPanicLayer::custom(errors::panic_response))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(

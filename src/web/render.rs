@@ -52,10 +52,10 @@ impl AppState {
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(cookie) = &csrf.set_cookie {
-            if let Ok(v) = HeaderValue::from_str(cookie) {
-                headers.append(header::SET_COOKIE, v);
-            }
+        if let Some(cookie) = &csrf.set_cookie
+            && let Ok(v) = HeaderValue::from_str(cookie)
+        {
+            headers.append(header::SET_COOKIE, v);
         }
         res
     }

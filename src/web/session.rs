@@ -10,12 +10,51 @@ use crate::auth::sessions::ActiveSession;
 /// Where a restricted session (expired password) is sent from every other page.
 pub const FORCED_CHANGE: &str = "/password/expired";
 
-async fn current(parts: &Parts, state: &AppState) -> Result<Option<ActiveSession>, WebError> {
-    let name = cookies::session_name(state.https());
-    match cookies::get(&parts.headers, name) {
+/// The session looked up once per request by [`restrict`].
+#[derive(Clone)]
+struct Resolved(Option<ActiveSession>);
+
+async fn lookup(
+    headers: &axum::http::HeaderMap,
+    state: &AppState,
+) -> Result<Option<ActiveSession>, WebError> {
+    match cookies::get(headers, cookies::session_name(state.https())) {
         Some(id) => Ok(state.auth.session(&id).await?),
         None => Ok(None),
     }
+}
+
+async fn current(parts: &Parts, state: &AppState) -> Result<Option<ActiveSession>, WebError> {
+    match parts.extensions.get::<Resolved>() {
+        Some(Resolved(session)) => Ok(session.clone()),
+        None => lookup(&parts.headers, state).await,
+    }
+}
+
+/// Paths a restricted session may still use (CONTRACT section 4, `/password/expired`).
+fn open_to_restricted(path: &str) -> bool {
+    matches!(path, "/help" | "/logout" | FORCED_CHANGE | "/healthz") || path.starts_with("/static/")
+}
+
+/// Middleware: resolves the session once, and sends a restricted session from
+/// every page but its own to the forced change (SECURITY S6).
+pub async fn restrict(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.uri().path().starts_with("/static/") || req.uri().path() == "/healthz" {
+        return next.run(req).await;
+    }
+    let session = match lookup(req.headers(), &state).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    if session.as_ref().is_some_and(|s| s.restricted) && !open_to_restricted(req.uri().path()) {
+        return Redirect::to(FORCED_CHANGE).into_response();
+    }
+    req.extensions_mut().insert(Resolved(session));
+    next.run(req).await
 }
 
 /// A full session; otherwise a 303 to `/login` (or to the forced change page).

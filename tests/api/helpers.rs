@@ -18,6 +18,7 @@ use latchkey::store::audit::Origin;
 pub const PASSWORD: &str = "Kettle-Blue-42x";
 
 pub struct TestApp {
+    #[allow(dead_code)]
     pub addr: SocketAddr,
     pub base: String,
     pub dir: tempfile::TempDir,
@@ -51,8 +52,10 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 
 /// Defaults, with a private data directory and an ephemeral port.
 pub fn test_config(data_dir: &Path) -> Config {
-    let mut config = Config::default();
-    config.data_dir = data_dir.join("data");
+    let mut config = Config {
+        data_dir: data_dir.join("data"),
+        ..Config::default()
+    };
     config.server.listen = "127.0.0.1:0".parse().unwrap();
     config.session.idle_timeout = Dur::minutes(30);
     config
@@ -115,7 +118,10 @@ impl TestApp {
     }
 
     /// The audit log as `audit --json` would print it.
-    pub async fn audit_events(&self, user: Option<&str>) -> Vec<latchkey::control::protocol::AuditView> {
+    pub async fn audit_events(
+        &self,
+        user: Option<&str>,
+    ) -> Vec<latchkey::control::protocol::AuditView> {
         match self
             .admin(Request::Audit {
                 username: user.map(str::to_owned),
@@ -155,12 +161,21 @@ pub fn run_binary(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output
         .arg(data_dir)
         .args(args)
         .current_dir(data_dir.parent().unwrap_or(data_dir))
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("binary runs");
     if let Some(text) = stdin {
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
     }
     child.wait_with_output().unwrap()
 }
@@ -181,16 +196,40 @@ pub async fn submit(
     action: &str,
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
-    let html = client.get(app.url(page)).send().await.unwrap().text().await.unwrap();
+    let html = client
+        .get(app.url(page))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token = csrf_token(&html);
     let mut form: Vec<(&str, &str)> = fields.to_vec();
     form.push(("csrf_token", &token));
-    client.post(app.url(action)).form(&form).send().await.unwrap()
+    client
+        .post(app.url(action))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Signs `client` in; returns the response to `POST /login`.
-pub async fn login(client: &reqwest::Client, app: &TestApp, user: &str, password: &str) -> reqwest::Response {
-    submit(client, app, "/login", "/login", &[("username", user), ("password", password)]).await
+pub async fn login(
+    client: &reqwest::Client,
+    app: &TestApp,
+    user: &str,
+    password: &str,
+) -> reqwest::Response {
+    submit(
+        client,
+        app,
+        "/login",
+        "/login",
+        &[("username", user), ("password", password)],
+    )
+    .await
 }
 
 pub fn location(res: &reqwest::Response) -> &str {

@@ -1,0 +1,102 @@
+//! Mail: templates, the sealed outbox, transports and the delivery worker.
+//!
+//! Code that sends mail calls [`Mailer::queue`] inside its own write
+//! transaction, so the message commits (or not) with the token it carries;
+//! SMTP is never on a request's path.
+
+pub mod compose;
+pub mod seal;
+pub mod transport;
+pub mod worker;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use jiff::{SignedDuration, Timestamp};
+use minijinja::Value;
+use redb::WriteTransaction;
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::store::outbox::{self, OutboxRecord};
+use crate::store::tables::OUTBOX;
+use crate::store::StoreError;
+use compose::{MailKind, MailTemplates};
+use seal::Sealer;
+
+/// How long a message without a link may wait for delivery.
+pub const NOTICE_LIFETIME: SignedDuration = SignedDuration::from_hours(72);
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("mail template: {0}")]
+    Template(#[from] minijinja::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Renders, seals and queues messages; wakes the worker after a commit.
+pub struct Mailer {
+    templates: MailTemplates,
+    sealer: Sealer,
+    wake: Notify,
+}
+
+impl Mailer {
+    /// Loads the templates and the outbox key of `config.data_dir`.
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        Ok(Self {
+            templates: MailTemplates::load().context("loading the compiled-in mail templates")?,
+            sealer: Sealer::load_or_create(&config.data_dir).context("opening the outbox key")?,
+            wake: Notify::new(),
+        })
+    }
+
+    /// Queues `kind` to `to` in the caller's transaction. `expires_at` is when its link dies.
+    pub fn queue(
+        &self,
+        tx: &WriteTransaction,
+        config: &Config,
+        kind: MailKind,
+        to: &str,
+        user: Option<&str>,
+        vars: Value,
+        expires_at: Option<Timestamp>,
+    ) -> Result<u64, MailError> {
+        let rendered = self.templates.render(config, kind, to, vars)?;
+        let now = Timestamp::now();
+        let record = OutboxRecord {
+            kind,
+            to: rendered.to,
+            subject: rendered.subject,
+            user: user.map(str::to_owned),
+            created_at: now,
+            expires_at: expires_at.unwrap_or_else(|| now.saturating_add(NOTICE_LIFETIME).unwrap_or(now)),
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            sealed: STANDARD.encode(self.sealer.seal(&rendered.bytes)),
+        };
+        Ok(outbox::push(&mut tx.open_table(OUTBOX)?, &record)?)
+    }
+
+    /// Renders a message for immediate sending (`mail test`).
+    pub fn render_now(&self, config: &Config, kind: MailKind, to: &str, vars: Value) -> Result<Vec<u8>, MailError> {
+        Ok(self.templates.render(config, kind, to, vars)?.bytes)
+    }
+
+    /// The message bytes of a queued record, or `None` if it cannot be opened.
+    pub fn open(&self, record: &OutboxRecord) -> Option<Vec<u8>> {
+        let sealed = STANDARD.decode(&record.sealed).ok()?;
+        self.sealer.open(&sealed)
+    }
+
+    /// Tells the worker that something was queued (call after the commit).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn woken(&self) -> &Notify {
+        &self.wake
+    }
+}

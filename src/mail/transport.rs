@@ -1,0 +1,143 @@
+//! Where messages go: an SMTP server (mail-send), or the pickup folder when
+//! `[mail.smtp]` is absent.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mail_send::SmtpClientBuilder;
+use mail_send::smtp::message::{Address, Message};
+
+use crate::config::{Config, Smtp, SmtpSecurity};
+
+/// Folder under the data directory that receives `.eml` files without SMTP.
+pub const PICKUP_DIR: &str = "mail-pickup";
+
+/// How long one SMTP conversation may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub enum Transport {
+    Smtp(Smtp),
+    Pickup(PathBuf),
+}
+
+impl Transport {
+    pub fn from_config(config: &Config) -> Self {
+        match &config.mail.smtp {
+            Some(smtp) => Transport::Smtp(smtp.clone()),
+            None => Transport::Pickup(config.data_dir.join(PICKUP_DIR)),
+        }
+    }
+
+    /// Delivers one message; the error is a sentence for the operator.
+    pub async fn send(&self, from: &str, to: &str, bytes: &[u8]) -> Result<(), String> {
+        match self {
+            Transport::Smtp(smtp) => send_smtp(smtp, from, to, bytes).await,
+            Transport::Pickup(dir) => {
+                let dir = dir.clone();
+                let bytes = bytes.to_vec();
+                tokio::task::spawn_blocking(move || write_pickup(&dir, &bytes))
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Transport::Smtp(s) => format!("SMTP {}:{} ({:?})", s.host, s.port, s.security).to_lowercase(),
+            Transport::Pickup(dir) => format!("the pickup folder {}", dir.display()),
+        }
+    }
+}
+
+async fn send_smtp(smtp: &Smtp, from: &str, to: &str, bytes: &[u8]) -> Result<(), String> {
+    // mail-send builds its TLS settings even for plain connections; rustls needs
+    // one crypto provider installed for the process (ring is the one we build).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = SmtpClientBuilder::new(smtp.host.as_str(), smtp.port)
+        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .implicit_tls(smtp.security == SmtpSecurity::Tls)
+        .timeout(SMTP_TIMEOUT);
+    if let (Some(user), Some(pass)) = (&smtp.username, &smtp.password) {
+        builder = builder.credentials((user.as_str(), pass.expose()));
+    }
+    let message = Message {
+        mail_from: Address {
+            email: from.into(),
+            ..Default::default()
+        },
+        rcpt_to: vec![Address {
+            email: to.into(),
+            ..Default::default()
+        }],
+        body: bytes.into(),
+    };
+    let result = match smtp.security {
+        SmtpSecurity::None => match builder.connect_plain().await {
+            Ok(mut client) => {
+                let sent = client.send(message).await;
+                let _ = client.quit().await;
+                sent
+            }
+            Err(e) => Err(e),
+        },
+        SmtpSecurity::Starttls | SmtpSecurity::Tls => match builder.connect().await {
+            Ok(mut client) => {
+                let sent = client.send(message).await;
+                let _ = client.quit().await;
+                sent
+            }
+            Err(e) => Err(e),
+        },
+    };
+    result.map(|_| ()).map_err(|e| explain(smtp, &e))
+}
+
+/// Plain words, with a hint where the usual mistake is a port/security mismatch.
+fn explain(smtp: &Smtp, e: &mail_send::Error) -> String {
+    let at = format!("{}:{}", smtp.host, smtp.port);
+    match e {
+        mail_send::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            format!("connection to {at} refused: is the SMTP server running, and is the port right?")
+        }
+        mail_send::Error::Io(io) => format!("network error talking to {at}: {io}"),
+        mail_send::Error::Timeout => format!("{at} did not answer within {} s", SMTP_TIMEOUT.as_secs()),
+        mail_send::Error::MissingStartTls => format!(
+            "{at} does not offer STARTTLS: use security = \"tls\" for port 465, or \"none\" only on a trusted network"
+        ),
+        mail_send::Error::Tls(t) => format!(
+            "TLS with {at} failed ({t}); port 465 usually wants security = \"tls\", 587 \"starttls\""
+        ),
+        mail_send::Error::AuthenticationFailed(r) => format!("{at} refused the user name or password ({r})"),
+        mail_send::Error::UnexpectedReply(r) => format!("{at} refused the message: {r}"),
+        other => format!("sending through {at} failed: {other}"),
+    }
+}
+
+/// Writes `<dir>/<time>-<random>.eml` (0600) through a temporary file.
+fn write_pickup(dir: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.6fZ").to_string();
+    let suffix: [u8; 4] = crate::auth::token::random_bytes();
+    let name: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = dir.join(format!(".{stamp}-{name}.tmp"));
+    let path = dir.join(format!("{stamp}-{name}.eml"));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| format!("cannot write {}: {e}", path.display()))
+}

@@ -1,0 +1,133 @@
+//! The delivery worker: sends due messages, retries with backoff, drops expired ones.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::transport::Transport;
+use crate::auth::Auth;
+use crate::store::audit::{self, Event, Origin};
+use crate::store::outbox::{self, OutboxRecord};
+use crate::store::tables::{AUDIT, OUTBOX};
+use crate::store::StoreError;
+
+/// The longest wait between two attempts at one message.
+const MAX_BACKOFF: SignedDuration = SignedDuration::from_mins(5);
+/// How often the queue is looked at when nobody wakes the worker.
+const POLL: Duration = Duration::from_millis(500);
+
+/// What one call of [`Worker::try_send_next`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing was due.
+    Idle,
+    Sent,
+    /// Delivery failed; the message waits for its next attempt.
+    Retry,
+    /// The message's link expired (or it could not be opened); it was dropped and audited.
+    Dropped,
+}
+
+pub struct Worker {
+    auth: Arc<Auth>,
+    transport: Transport,
+}
+
+impl Worker {
+    pub fn new(auth: Arc<Auth>) -> Self {
+        let transport = Transport::from_config(&auth.config);
+        Self { auth, transport }
+    }
+
+    /// Delivers the message due soonest, if any.
+    pub async fn try_send_next(&self) -> Result<Outcome, StoreError> {
+        let now = Timestamp::now();
+        let due = self
+            .auth
+            .db(move |s| s.read(|tx| outbox::next_due(&tx.open_table(OUTBOX)?, now)))
+            .await?;
+        let Some((id, record)) = due else {
+            return Ok(Outcome::Idle);
+        };
+        if record.expires_at <= now {
+            self.drop_message(id, record, "its link expired before it could be delivered").await?;
+            return Ok(Outcome::Dropped);
+        }
+        let Some(bytes) = self.auth.mailer.open(&record) else {
+            self.drop_message(id, record, "it cannot be opened with this data directory's outbox key").await?;
+            return Ok(Outcome::Dropped);
+        };
+        match self.transport.send(&self.auth.config.mail.from, &record.to, &bytes).await {
+            Ok(()) => {
+                tracing::info!(kind = ?record.kind, attempts = record.attempts + 1, "mail delivered");
+                self.auth
+                    .db(move |s| s.write(|tx| outbox::remove(&mut tx.open_table(OUTBOX)?, id)))
+                    .await?;
+                Ok(Outcome::Sent)
+            }
+            Err(error) => {
+                tracing::warn!(kind = ?record.kind, attempts = record.attempts + 1, %error, "mail delivery failed; will retry");
+                let mut record = record;
+                record.attempts += 1;
+                record.next_attempt_at = Timestamp::now().saturating_add(backoff(record.attempts)).unwrap_or(now);
+                record.last_error = Some(error);
+                self.auth
+                    .db(move |s| s.write(|tx| outbox::put(&mut tx.open_table(OUTBOX)?, id, &record)))
+                    .await?;
+                Ok(Outcome::Retry)
+            }
+        }
+    }
+
+    async fn drop_message(&self, id: u64, record: OutboxRecord, why: &'static str) -> Result<(), StoreError> {
+        tracing::warn!(kind = ?record.kind, why, "mail dropped");
+        self.auth
+            .db(move |s| {
+                s.write(|tx| {
+                    outbox::remove(&mut tx.open_table(OUTBOX)?, id)?;
+                    let detail = format!("{:?} message to {} dropped after {} attempts: {why}", record.kind, record.to, record.attempts);
+                    audit::append(&mut tx.open_table(AUDIT)?, Event::MailDropped, record.user.as_deref(), &Origin::system(), Some(detail))
+                })
+            })
+            .await
+    }
+
+    /// Delivers forever; woken early by [`super::Mailer::wake`].
+    pub async fn run(self) {
+        loop {
+            match self.try_send_next().await {
+                Ok(Outcome::Idle | Outcome::Retry) => {
+                    tokio::select! {
+                        () = self.auth.mailer.woken().notified() => {}
+                        () = tokio::time::sleep(POLL) => {}
+                    }
+                }
+                Ok(Outcome::Sent | Outcome::Dropped) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "mail outbox unreadable");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}
+
+/// 1 s, 2 s, 4 s, … up to five minutes.
+fn backoff(attempts: u32) -> SignedDuration {
+    let secs = 1i64 << attempts.saturating_sub(1).min(16);
+    SignedDuration::from_secs(secs).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), SignedDuration::from_secs(1));
+        assert_eq!(backoff(2), SignedDuration::from_secs(2));
+        assert_eq!(backoff(4), SignedDuration::from_secs(8));
+        assert_eq!(backoff(30), MAX_BACKOFF);
+    }
+}

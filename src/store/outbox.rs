@@ -1,0 +1,67 @@
+//! The mail outbox: messages queued in the same transaction as the change that
+//! caused them, delivered later by the worker (STYLE habit 9, SECURITY D2).
+
+use jiff::Timestamp;
+use redb::{ReadableTable, Table};
+use serde::{Deserialize, Serialize};
+
+use super::{StoreError, decode, encode};
+use crate::mail::compose::MailKind;
+
+const NAME: &str = "outbox";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    pub kind: MailKind,
+    /// Recipient address (already validated).
+    pub to: String,
+    pub subject: String,
+    /// The account concerned, as typed, for the audit log.
+    pub user: Option<String>,
+    pub created_at: Timestamp,
+    /// The link inside stops working then, so the message is dropped instead.
+    pub expires_at: Timestamp,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    /// The whole message, sealed (see `mail::seal`), base64.
+    pub sealed: String,
+}
+
+/// Appends a message; returns its id.
+pub fn push(table: &mut Table<u64, &[u8]>, record: &OutboxRecord) -> Result<u64, StoreError> {
+    let id = table.last()?.map_or(1, |(k, _)| k.value() + 1);
+    table.insert(id, encode(record).as_slice())?;
+    Ok(id)
+}
+
+pub fn put(table: &mut Table<u64, &[u8]>, id: u64, record: &OutboxRecord) -> Result<(), StoreError> {
+    table.insert(id, encode(record).as_slice())?;
+    Ok(())
+}
+
+pub fn remove(table: &mut Table<u64, &[u8]>, id: u64) -> Result<bool, StoreError> {
+    Ok(table.remove(id)?.is_some())
+}
+
+/// Every queued message, oldest first.
+pub fn all(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<Vec<(u64, OutboxRecord)>, StoreError> {
+    table
+        .iter()?
+        .map(|entry| {
+            let (k, v) = entry?;
+            Ok((k.value(), decode(NAME, v.value())?))
+        })
+        .collect()
+}
+
+/// The message due soonest, if any is due at `now`.
+pub fn next_due(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+    now: Timestamp,
+) -> Result<Option<(u64, OutboxRecord)>, StoreError> {
+    Ok(all(table)?
+        .into_iter()
+        .filter(|(_, r)| r.next_attempt_at <= now)
+        .min_by_key(|(id, r)| (r.next_attempt_at, *id)))
+}
