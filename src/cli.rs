@@ -65,9 +65,30 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Issue a password reset link for USER and print it (works on a locked account; using it unlocks).
+    ResetLink {
+        user: String,
+        /// Also mail it to the account's address.
+        #[arg(long)]
+        send: bool,
+    },
+    /// Mail delivery.
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Send a test message now and report what the SMTP server said.
+    Test {
+        /// Where to send it.
+        address: String,
+    },
+    /// Messages not yet delivered, with attempts and the last error.
+    Queue,
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +227,12 @@ pub fn run_admin(cli: &Cli, config: &Config) -> anyhow::Result<()> {
             username: user.clone(),
             limit: *limit,
         },
+        Command::ResetLink { user, send } => Request::ResetLink {
+            username: user.clone(),
+            send: *send,
+        },
+        Command::Mail(MailCommand::Queue) => Request::MailQueue,
+        Command::Mail(MailCommand::Test { address }) => return mail_test(config, address),
     };
     let response =
         client::run(config, request).map_err(|OpError { message }| anyhow::anyhow!(message))?;
@@ -308,4 +335,36 @@ fn read_password() -> anyhow::Result<Secret> {
         anyhow::bail!("--password-stdin: standard input had no password on its first line");
     }
     Ok(Secret::new(password))
+}
+
+/// Sends one message straight through the configured transport, not the queue.
+fn mail_test(config: &Config, address: &str) -> anyhow::Result<()> {
+    use crate::domain::email::Email;
+    use crate::mail::compose::{MailKind, MailTemplates};
+    use crate::mail::transport::Transport;
+
+    let to = Email::parse(address).map_err(|e| anyhow::anyhow!("{address:?}: {e}"))?;
+    let templates = MailTemplates::load().context("loading the mail templates")?;
+    let when = jiff::Timestamp::now()
+        .strftime("%Y-%m-%d %H:%M UTC")
+        .to_string();
+    let message = templates.render(
+        config,
+        MailKind::Test,
+        to.as_str(),
+        minijinja::context! { when },
+    )?;
+    let transport = Transport::from_config(config);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime
+        .block_on(transport.send(&config.mail.from, to.as_str(), &message.bytes))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "test message to {} accepted by {}",
+        to.as_str(),
+        transport.describe()
+    );
+    Ok(())
 }

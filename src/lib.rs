@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod domain;
+pub mod mail;
 pub mod server;
 pub mod store;
 pub mod web;

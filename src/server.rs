@@ -13,6 +13,9 @@ use crate::auth::Auth;
 use crate::auth::setup::first_admin_token;
 use crate::config::Config;
 use crate::control::server::ControlSocket;
+use crate::mail::Mailer;
+use crate::mail::transport::PICKUP_DIR;
+use crate::mail::worker::Worker;
 use crate::store::{Store, StoreError};
 use crate::web::{self, AppState, Templates};
 
@@ -49,7 +52,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             other => anyhow::Error::new(other),
         })?;
     let templates = Templates::load().context("loading the compiled-in templates")?;
-    let auth = Arc::new(Auth::new(store.clone(), config.clone()));
+    let mailer = Arc::new(Mailer::new(&config)?);
+    if config.mail.smtp.is_none() {
+        tracing::warn!(
+            folder = %config.data_dir.join(PICKUP_DIR).display(),
+            "no [mail.smtp] in the config: mail is written as .eml files to the pickup folder instead of being sent"
+        );
+    }
+    let auth = Arc::new(Auth::new(store.clone(), config.clone(), mailer));
     let state = AppState::new(auth.clone(), templates).context("reading the data file")?;
     let setup_link = first_admin_token(&store)?
         .map(|t| format!("{}/setup/{}", config.server.base_url, t.expose()));
@@ -65,6 +75,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let background = vec![
         tokio::spawn(control.run(auth.clone())),
         tokio::spawn(sweep_forever(auth.clone())),
+        tokio::spawn(Worker::new(auth.clone()).run()),
+        tokio::spawn(remind_forever(auth.clone())),
     ];
     let (stop, stopped) = oneshot::channel::<()>();
     let app = web::router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -115,6 +127,19 @@ async fn sweep_forever(auth: Arc<Auth>) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(removed = n, "expired sessions and links deleted"),
             Err(e) => tracing::warn!(error = %e, "sweeping expired sessions failed"),
+        }
+    }
+}
+
+/// Checks for passwords entering their warning window, a few times per window.
+async fn remind_forever(auth: Arc<Auth>) {
+    let every = (auth.config.policy.expiry_warning.as_duration() / 4)
+        .clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = auth.send_expiry_reminders().await {
+            tracing::warn!(error = %e, "queueing password expiry reminders failed");
         }
     }
 }

@@ -69,3 +69,56 @@
     init();
   }
 })();
+
+// Live password rules: tick each rule off as the user types. The server
+// checks everything again; this only helps the user see where they stand.
+(function () {
+  "use strict";
+
+  var checks = {
+    length: function (v, li) {
+      var n = Array.from(v).length;
+      return n >= Number(li.getAttribute("data-min")) && n <= Number(li.getAttribute("data-max"));
+    },
+    upper: function (v) { return /\p{Lu}/u.test(v); },
+    lower: function (v) { return /\p{Ll}/u.test(v); },
+    digit: function (v) { return /\p{N}/u.test(v); },
+    special: function (v) { return /[^\p{L}\p{N}]/u.test(v); }
+  };
+
+  function update(input, list) {
+    var value = input.value.normalize ? input.value.normalize("NFKC") : input.value;
+    Array.prototype.forEach.call(list.querySelectorAll("li[data-rule]"), function (li) {
+      var check = checks[li.getAttribute("data-rule")];
+      if (!check) {
+        return; // e.g. "common": only the server knows
+      }
+      var met = value.length > 0 && check(value, li);
+      li.classList.toggle("rule--met", met);
+      var state = li.querySelector(".rule-state");
+      if (!state) {
+        state = document.createElement("span");
+        state.className = "visually-hidden rule-state";
+        li.appendChild(state);
+      }
+      state.textContent = met ? " (met)" : " (not met yet)";
+    });
+  }
+
+  function init() {
+    Array.prototype.forEach.call(document.querySelectorAll("input[data-rules]"), function (input) {
+      var list = document.getElementById(input.getAttribute("data-rules"));
+      if (!list) {
+        return;
+      }
+      list.classList.add("rules--live");
+      input.addEventListener("input", function () { update(input, list); });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

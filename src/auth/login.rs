@@ -13,10 +13,11 @@ use crate::domain::license;
 use crate::domain::password::MAX_INPUT_BYTES;
 use crate::domain::secret::Secret;
 use crate::domain::username::canonical_key;
+use crate::store::StoreError;
 use crate::store::audit::{self, Event, Origin};
-use crate::store::tables::{AUDIT, SESSIONS, TOKENS, USERS};
+use crate::store::tables::{AUDIT, SESSIONS, USERS};
+use crate::store::tokens::Tokens;
 use crate::store::users::{self, UserRecord};
-use crate::store::{StoreError, tokens};
 
 /// What a sign-in attempt comes to, as the user may be told.
 #[derive(Debug)]
@@ -180,7 +181,11 @@ impl Auth {
     }
 
     /// Counts a wrong password; locks the account at `max_failures` (once).
-    async fn record_failure(&self, key: String, origin: Origin) -> Result<SignIn, AuthError> {
+    pub(super) async fn record_failure(
+        &self,
+        key: String,
+        origin: Origin,
+    ) -> Result<SignIn, AuthError> {
         let max = self.config.lockout.max_failures;
         let now = Timestamp::now();
         let outcome = self
@@ -203,9 +208,7 @@ impl Auth {
                     )?;
                     if locks_now {
                         lock_account(&mut user, now);
-                        tokens::void_where(&mut tx.open_table(TOKENS)?, |t| {
-                            t.user.as_deref() == Some(key.as_str())
-                        })?;
+                        super::links::void_all(&mut Tokens::open(tx)?, &key)?;
                         let detail =
                             format!("{} consecutive failed sign-ins", user.failed_attempts);
                         audit::append(

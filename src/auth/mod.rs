@@ -6,8 +6,12 @@
 
 pub mod guard;
 pub mod hasher;
+pub mod links;
 pub mod login;
 pub mod password;
+pub mod profile;
+pub mod reminders;
+pub mod reset;
 pub mod sessions;
 pub mod setup;
 pub mod token;
@@ -15,6 +19,7 @@ pub mod token;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::mail::Mailer;
 use crate::store::{Store, StoreError};
 
 use guard::{KeyedLocks, UnknownNames};
@@ -30,6 +35,14 @@ pub enum AuthError {
     Busy(#[from] Busy),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
+}
+
+impl From<redb::TableError> for AuthError {
+    fn from(e: redb::TableError) -> Self {
+        AuthError::Store(e.into())
+    }
 }
 
 /// Shared authentication state: store, config, hashing pool and guards.
@@ -37,12 +50,13 @@ pub struct Auth {
     pub store: Store,
     pub config: Arc<Config>,
     pub hasher: Hasher,
+    pub mailer: Arc<Mailer>,
     locks: KeyedLocks,
     unknown: UnknownNames,
 }
 
 impl Auth {
-    pub fn new(store: Store, config: Arc<Config>) -> Self {
+    pub fn new(store: Store, config: Arc<Config>, mailer: Arc<Mailer>) -> Self {
         let hasher = Hasher::new(
             config.server.effective_hash_threads(),
             config.server.hash_queue,
@@ -51,6 +65,7 @@ impl Auth {
             store,
             config,
             hasher,
+            mailer,
             locks: KeyedLocks::default(),
             unknown: UnknownNames::new(UNKNOWN_NAME_CAPACITY),
         }
@@ -59,14 +74,18 @@ impl Auth {
     /// Runs a store operation on the blocking pool (redb commits fsync).
     pub async fn db<T, E>(
         &self,
-        f: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
+        f: impl FnOnce(&Env) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || f(&store)).await {
+        let env = Env {
+            store: self.store.clone(),
+            config: self.config.clone(),
+            mailer: self.mailer.clone(),
+        };
+        match tokio::task::spawn_blocking(move || f(&env)).await {
             Ok(out) => out,
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         }
@@ -97,5 +116,48 @@ impl Auth {
     /// Unknown user names remembered for lockout (bounded).
     pub fn unknown_names(&self) -> usize {
         self.unknown.len()
+    }
+}
+
+/// What a blocking store operation may use: the store, the config and the mailer.
+#[derive(Clone)]
+pub struct Env {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub mailer: Arc<Mailer>,
+}
+
+impl std::ops::Deref for Env {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl Env {
+    /// Queues `kind` to the account's own address, if it has one, in the caller's transaction.
+    pub fn mail_user(
+        &self,
+        tx: &redb::WriteTransaction,
+        user: &crate::store::users::UserRecord,
+        kind: crate::mail::compose::MailKind,
+        extra: minijinja::Value,
+        expires_at: Option<jiff::Timestamp>,
+    ) -> Result<(), AuthError> {
+        let Some(to) = user.email.as_deref() else {
+            return Ok(());
+        };
+        let vars = minijinja::context! { user => user.mail_ctx(), ..extra };
+        self.mailer.queue(
+            tx,
+            &self.config,
+            kind,
+            to,
+            Some(&user.username),
+            vars,
+            expires_at,
+        )?;
+        Ok(())
     }
 }

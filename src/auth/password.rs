@@ -5,10 +5,13 @@ use jiff::Timestamp;
 use super::{Auth, AuthError, setup::set_password};
 use crate::domain::password::NewPassword;
 use crate::domain::secret::Secret;
+use crate::mail::compose::MailKind;
+use crate::store::StoreError;
 use crate::store::audit::{self, Event, Origin};
-use crate::store::tables::{AUDIT, SESSIONS, TOKENS, USERS};
+use crate::store::tables::{AUDIT, SESSIONS, USERS};
+use crate::store::tokens::Tokens;
 use crate::store::users::{self, UserRecord};
-use crate::store::{StoreError, tokens};
+use minijinja::context;
 
 /// The outcome of a password change the user may be told about.
 pub enum Change {
@@ -30,25 +33,10 @@ impl Auth {
         event: Event,
         origin: Origin,
     ) -> Result<Change, AuthError> {
-        let parsed = NewPassword::parse(new.expose(), &self.config.policy.rules());
-        let mut errors: Vec<String> = match &parsed {
-            Ok(_) => Vec::new(),
-            Err(violations) => violations.iter().map(ToString::to_string).collect(),
+        let phc = match self.check_new_password(user, new, confirm).await? {
+            Ok(phc) => phc,
+            Err(errors) => return Ok(Change::Refused(errors)),
         };
-        if new != confirm {
-            errors.push("The two passwords differ.".into());
-        }
-        let (Ok(new), true) = (parsed, errors.is_empty()) else {
-            return Ok(Change::Refused(errors));
-        };
-        let new = new.into_secret();
-        if self.recently_used(user, &new).await? {
-            let n = self.config.policy.history;
-            return Ok(Change::Refused(vec![format!(
-                "Choose a password you have not used recently (your current one and your last {n} are refused)."
-            )]));
-        }
-        let phc = self.hasher.hash(new).await?;
         let key = user.key();
         let history = self.config.policy.history;
         let session_id = self
@@ -59,16 +47,22 @@ impl Auth {
                         return Err(StoreError::Corrupt {
                             table: "users",
                             detail: "account vanished during a password change".into(),
-                        });
+                        }
+                        .into());
                     };
                     let now = Timestamp::now();
                     set_password(&mut user, phc, now, history);
                     users::put(&mut users_t, &user)?;
-                    tokens::void_where(&mut tx.open_table(TOKENS)?, |t| {
-                        t.user.as_deref() == Some(key.as_str())
-                    })?;
+                    super::links::void_all(&mut Tokens::open(tx)?, &key)?;
                     let id =
                         super::sessions::create(&mut tx.open_table(SESSIONS)?, &user, false, now)?;
+                    s.mail_user(
+                        tx,
+                        &user,
+                        MailKind::PasswordChanged,
+                        context! { when => mail_time(now) },
+                        None,
+                    )?;
                     audit::append(
                         &mut tx.open_table(AUDIT)?,
                         event,
@@ -76,11 +70,41 @@ impl Auth {
                         &origin,
                         Some("every other session ended".into()),
                     )?;
-                    Ok(id)
+                    Ok::<_, AuthError>(id)
                 })
             })
             .await?;
+        self.mailer.wake();
         Ok(Change::Done { session_id })
+    }
+
+    /// The policy, the confirmation and the history, in that order; the new
+    /// hash when all pass, else one sentence per broken rule.
+    pub async fn check_new_password(
+        &self,
+        user: &UserRecord,
+        new: Secret,
+        confirm: Secret,
+    ) -> Result<Result<String, Vec<String>>, AuthError> {
+        let parsed = NewPassword::parse(new.expose(), &self.config.policy.rules());
+        let mut errors: Vec<String> = match &parsed {
+            Ok(_) => Vec::new(),
+            Err(violations) => violations.iter().map(ToString::to_string).collect(),
+        };
+        if new != confirm {
+            errors.push("The two passwords differ.".into());
+        }
+        let (Ok(new), true) = (parsed, errors.is_empty()) else {
+            return Ok(Err(errors));
+        };
+        let new = new.into_secret();
+        if self.recently_used(user, &new).await? {
+            let n = self.config.policy.history;
+            return Ok(Err(vec![format!(
+                "Choose a password you have not used recently (your current one and your last {n} are refused)."
+            )]));
+        }
+        Ok(Ok(self.hasher.hash(new).await?))
     }
 
     /// Whether `new` matches the current password or one of the remembered ones.
@@ -102,4 +126,9 @@ impl Auth {
         }
         Ok(false)
     }
+}
+
+/// A timestamp as mail shows it: UTC, to the minute.
+pub fn mail_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }

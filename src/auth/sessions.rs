@@ -8,9 +8,10 @@ use crate::domain::license;
 use crate::domain::secret::Secret;
 use crate::store::audit::{self, Event, Origin};
 use crate::store::sessions::{self, SessionRecord};
-use crate::store::tables::{AUDIT, SESSIONS, TOKENS, USERS};
+use crate::store::tables::{AUDIT, SESSIONS, USERS};
+use crate::store::tokens::Tokens;
 use crate::store::users::{self, UserRecord};
-use crate::store::{Store, StoreError, tokens};
+use crate::store::{Store, StoreError};
 
 /// A session that passed every check on this request.
 #[derive(Clone)]
@@ -86,7 +87,7 @@ impl Auth {
                     limits.expired(sess, now)
                         || !matches!(users::get(&users_t, &sess.user), Ok(Some(u)) if u.session_epoch == sess.epoch)
                 })?;
-                removed += tokens::void_where(&mut tx.open_table(TOKENS)?, |t| !t.is_live(now))?;
+                removed += Tokens::open(tx)?.sweep(now)?;
                 Ok(removed)
             })
         })

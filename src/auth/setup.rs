@@ -1,9 +1,8 @@
 //! One-time setup links: the first administrator, and new accounts choosing a password.
 
 use jiff::{SignedDuration, Timestamp};
-use redb::Table;
 
-use super::{Auth, AuthError, token};
+use super::{Auth, AuthError, links, token};
 use crate::domain::email::Email;
 use crate::domain::license;
 use crate::domain::password::NewPassword;
@@ -11,32 +10,12 @@ use crate::domain::secret::Secret;
 use crate::domain::username::Username;
 use crate::store::audit::{self, Event, Origin};
 use crate::store::tables::{AUDIT, TOKENS, USERS};
-use crate::store::tokens::{self, TokenKind, TokenRecord};
+use crate::store::tokens::{self, TokenKind, Tokens};
 use crate::store::users::{self, UserRecord};
 use crate::store::{Store, StoreError};
 
 /// How long the link printed by the first `serve` stays valid.
 pub const FIRST_ADMIN_TTL: SignedDuration = SignedDuration::from_hours(1);
-
-/// Issues a token of `kind` for `user`, voiding that account's older tokens of the same kind.
-pub fn issue(
-    table: &mut Table<&[u8], &[u8]>,
-    kind: TokenKind,
-    user: Option<&str>,
-    ttl: SignedDuration,
-    now: Timestamp,
-) -> Result<Secret, StoreError> {
-    tokens::void_where(table, |t| t.kind == kind && t.user.as_deref() == user)?;
-    let token = token::new_token();
-    let record = TokenRecord {
-        kind,
-        user: user.map(str::to_owned),
-        created_at: now,
-        expires_at: now.saturating_add(ttl).unwrap_or(Timestamp::MAX),
-    };
-    tokens::put(table, &token::hash(token.expose()), &record)?;
-    Ok(token)
-}
 
 /// On an empty data file, a fresh first-administrator token (older ones are voided).
 pub fn first_admin_token(store: &Store) -> Result<Option<Secret>, StoreError> {
@@ -44,14 +23,15 @@ pub fn first_admin_token(store: &Store) -> Result<Option<Secret>, StoreError> {
         if users::count(&tx.open_table(USERS)?)? > 0 {
             return Ok(None);
         }
-        let t = issue(
-            &mut tx.open_table(TOKENS)?,
+        let issued = links::issue(
+            &mut Tokens::open(tx)?,
             TokenKind::FirstAdmin,
+            None,
             None,
             FIRST_ADMIN_TTL,
             Timestamp::now(),
         )?;
-        Ok(Some(t))
+        Ok(Some(issued.token))
     })
 }
 
@@ -166,12 +146,12 @@ impl Auth {
                             ]));
                         }
                     }
-                    let mut tokens_t = tx.open_table(TOKENS)?;
+                    let mut tokens_t = Tokens::open(tx)?;
                     let hash = token::hash(&token);
-                    let Some(t) = tokens::get(&tokens_t, &hash)? else {
+                    let Some(t) = tokens_t.get(&hash)? else {
                         return Ok(SetupOutcome::Gone);
                     };
-                    if !t.is_live(Timestamp::now()) || !tokens::take(&mut tokens_t, &hash)? {
+                    if !t.is_live(Timestamp::now()) || tokens_t.take(&hash)?.is_none() {
                         return Ok(SetupOutcome::Gone);
                     }
                     let now = Timestamp::now();
@@ -203,7 +183,7 @@ impl Auth {
                     };
                     users::put(&mut users_t, &user)?;
                     let key = user.key();
-                    tokens::void_where(&mut tokens_t, |t| t.user.as_deref() == Some(key.as_str()))?;
+                    links::void_all(&mut tokens_t, &key)?;
                     let detail = match event {
                         Event::UserCreated => "first administrator, by setup link",
                         _ => "password chosen by setup link",

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::control::protocol::{AuditView, LicenseView, Response, UserView};
+use crate::control::protocol::{AuditView, LicenseView, QueuedMail, Response, UserView};
 
 pub fn print(response: &Response, json: bool) {
     match response {
@@ -43,6 +43,24 @@ pub fn print(response: &Response, json: bool) {
                 licenses.iter().for_each(line);
             } else {
                 license_table(licenses);
+            }
+        }
+        Response::Link { link, mailed_to } => {
+            if json {
+                line(&serde_json::json!({ "link": link, "mailed_to": mailed_to }));
+                return;
+            }
+            println!("{link}");
+            match mailed_to {
+                Some(to) => println!("(also mailed to {to}; it works once)"),
+                None => println!("(it works once; give it only to the account's owner)"),
+            }
+        }
+        Response::Queue { messages } => {
+            if json {
+                messages.iter().for_each(line);
+            } else {
+                queue_table(messages);
             }
         }
         Response::Audit { events } => {
@@ -146,4 +164,19 @@ fn audit_line(e: &AuditView) {
         who,
         e.detail.as_deref().unwrap_or("")
     );
+}
+
+fn queue_table(messages: &[QueuedMail]) {
+    for m in messages {
+        println!(
+            "#{:<5} {:<17} to {:<32} attempts {:<3} next {}  {}",
+            m.id,
+            m.kind,
+            m.to,
+            m.attempts,
+            m.next_attempt_at,
+            m.last_error.as_deref().unwrap_or("")
+        );
+    }
+    println!("{} message(s) waiting", messages.len());
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::ops::Ops;
 use super::protocol::{OpError, Reply, Request, Response};
 use crate::config::Config;
+use crate::mail::Mailer;
 use crate::store::audit::Origin;
 use crate::store::{Store, StoreError};
 
@@ -38,10 +39,12 @@ fn over_socket(mut stream: UnixStream, request: &Request) -> Result<Response, Op
 
 fn direct(config: &Config, request: Request) -> Result<Response, OpError> {
     let store = open_briefly(config)?;
+    let mailer = Mailer::new(config).map_err(|e| OpError::new(format!("{e:#}")))?;
     let operator = super::os_user_name(nix::unistd::getuid());
     let ops = Ops {
         store: &store,
         config,
+        mailer: &mailer,
         origin: Origin::operator(&operator),
     };
     ops.execute(request)

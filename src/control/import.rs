@@ -19,12 +19,6 @@ const REQUIRED: [&str; 2] = ["username", "email"];
 const OPTIONAL: [&str; 5] = ["name", "phone", "agency", "license_expires", "admin"];
 
 pub fn run(ops: &Ops<'_>, csv_text: &str, send_invites: bool) -> Result<Response, OpError> {
-    if send_invites {
-        // Invitations need the mail outbox; refusing beats importing silently without them.
-        return Err(OpError::new(
-            "--send-invites needs mail delivery, which this version does not have yet; import without it",
-        ));
-    }
     let records = parse(ops, csv_text)?;
     let count = records.len();
     ops.store.write(|tx| {
@@ -49,13 +43,23 @@ pub fn run(ops: &Ops<'_>, csv_text: &str, send_invites: bool) -> Result<Response
                 Some("imported from CSV".into()),
             )?;
         }
+        drop((users_t, audit_t));
+        if send_invites {
+            for (_, user) in &records {
+                ops.invite(tx, user)?;
+            }
+        }
         Ok::<_, OpError>(())
     })?;
-    Ok(Response::Done {
-        message: format!(
+    ops.mailer.wake();
+    let message = if send_invites {
+        format!("imported {count} accounts; each was mailed a setup link")
+    } else {
+        format!(
             "imported {count} accounts; they have no password yet: send each a link with `latchkey reset-link USER --send`"
-        ),
-    })
+        )
+    };
+    Ok(Response::Done { message })
 }
 
 /// Checks every row and builds the records, keyed by their line in the file.

@@ -10,23 +10,28 @@ use super::import;
 use super::protocol::*;
 use crate::auth::hasher;
 use crate::auth::login::is_locked;
-use crate::auth::setup;
+use crate::auth::{links, setup};
 use crate::config::{Config, Dur};
 use crate::domain::email::Email;
 use crate::domain::license;
 use crate::domain::password::NewPassword;
 use crate::domain::phone::Phone;
 use crate::domain::username::{Username, canonical_key};
+use crate::mail::Mailer;
+use crate::mail::compose::{MailKind, human_duration};
 use crate::store::audit::{self, Event, Origin};
-use crate::store::tables::{AUDIT, TOKENS, USERS};
-use crate::store::tokens::{self, TokenKind};
+use crate::store::outbox;
+use crate::store::tables::{AUDIT, OUTBOX, USERS};
+use crate::store::tokens::{TokenKind, Tokens};
 use crate::store::users::{self, UserRecord};
 use crate::store::{Store, StoreError};
+use minijinja::context;
 
 /// Everything a command needs: the store, the config and who is asking.
 pub struct Ops<'a> {
     pub store: &'a Store,
     pub config: &'a Config,
+    pub mailer: &'a Mailer,
     pub origin: Origin,
 }
 
@@ -51,6 +56,8 @@ impl Ops<'_> {
             Request::LicenseRenew { target, years } => self.license_renew(target, years),
             Request::LicenseList { within } => self.license_list(within.as_deref()),
             Request::Audit { username, limit } => self.audit(username.as_deref(), limit),
+            Request::ResetLink { username, send } => self.reset_link(&username, send),
+            Request::MailQueue => self.mail_queue(),
         }
     }
 
@@ -79,10 +86,6 @@ impl Ops<'_> {
 
     fn auto_unlock(&self) -> Option<jiff::SignedDuration> {
         self.config.lockout.auto_unlock_after.map(|d| d.signed())
-    }
-
-    fn setup_link(&self, token: &str) -> String {
-        format!("{}/setup/{token}", self.config.server.base_url)
     }
 
     fn user_add(&self, new: NewUser) -> Result<Response, OpError> {
@@ -130,7 +133,6 @@ impl Ops<'_> {
         if let Some(phc) = phc {
             setup::set_password(&mut user, phc, now, 0);
         }
-        let ttl = self.config.reset.setup_link_ttl.signed();
         let token = self.store.write(|tx| {
             let mut users_t = tx.open_table(USERS)?;
             if let Some(existing) = users::get(&users_t, username.key())? {
@@ -142,21 +144,107 @@ impl Ops<'_> {
             users::put(&mut users_t, &user)?;
             let token = match user.password_hash {
                 Some(_) => None,
-                None => Some(setup::issue(
-                    &mut tx.open_table(TOKENS)?,
-                    TokenKind::Setup,
-                    Some(username.key()),
-                    ttl,
-                    now,
-                )?),
+                None => Some(self.invite(tx, &user)?),
             };
             self.audit_in(tx, Event::UserCreated, &user.username, None)?;
             Ok(token)
         })?;
+        self.mailer.wake();
         Ok(Response::Created {
             user: self.view(&user),
-            setup_link: token.map(|t| self.setup_link(t.expose())),
+            setup_link: token,
         })
+    }
+
+    /// Issues a setup link for `user` and queues it to their address; returns the link.
+    pub(super) fn invite(
+        &self,
+        tx: &redb::WriteTransaction,
+        user: &UserRecord,
+    ) -> Result<String, OpError> {
+        let ttl = self.config.reset.setup_link_ttl;
+        let issued = links::issue(
+            &mut Tokens::open(tx)?,
+            TokenKind::Setup,
+            Some(&user.key()),
+            None,
+            ttl.signed(),
+            Timestamp::now(),
+        )?;
+        let link = links::url(&self.config.server.base_url, "setup", &issued.token);
+        if let Some(to) = user.email.as_deref() {
+            let vars = context! { user => user.mail_ctx(), link => link.as_str(), valid_for => human_duration(ttl.as_duration()) };
+            self.mailer
+                .queue(
+                    tx,
+                    self.config,
+                    MailKind::Setup,
+                    to,
+                    Some(&user.username),
+                    vars,
+                    Some(issued.expires_at),
+                )
+                .map_err(|e| OpError::new(e.to_string()))?;
+        }
+        Ok(link)
+    }
+
+    fn reset_link(&self, name: &str, send: bool) -> Result<Response, OpError> {
+        let ttl = self.config.reset.link_ttl;
+        let (link, mailed_to) = self.store.write(|tx| {
+            let user = find(&tx.open_table(USERS)?, name)?;
+            let issued = links::issue(
+                &mut Tokens::open(tx)?,
+                TokenKind::Reset,
+                Some(&user.key()),
+                None,
+                ttl.signed(),
+                Timestamp::now(),
+            )?;
+            let link = links::url(&self.config.server.base_url, "reset", &issued.token);
+            let mailed_to = match (send, user.email.as_deref()) {
+                (false, _) => None,
+                (true, None) => return Err(OpError::new(format!("{} has no email address; give them the link instead", user.username))),
+                (true, Some(to)) => {
+                    let vars = context! { user => user.mail_ctx(), link => link.as_str(), valid_for => human_duration(ttl.as_duration()) };
+                    self.mailer
+                        .queue(tx, self.config, MailKind::Reset, to, Some(&user.username), vars, Some(issued.expires_at))
+                        .map_err(|e| OpError::new(e.to_string()))?;
+                    Some(to.to_owned())
+                }
+            };
+            let detail = match &mailed_to {
+                Some(to) => format!("reset link issued by an administrator and mailed to {to}"),
+                None => "reset link issued by an administrator".to_owned(),
+            };
+            self.audit_in(tx, Event::ResetRequested, &user.username, Some(detail))?;
+            Ok::<_, OpError>((link, mailed_to))
+        })?;
+        self.mailer.wake();
+        Ok(Response::Link { link, mailed_to })
+    }
+
+    fn mail_queue(&self) -> Result<Response, OpError> {
+        let queued = self.store.read(|tx| outbox::all(&tx.open_table(OUTBOX)?))?;
+        let messages = queued
+            .into_iter()
+            .map(|(id, m)| QueuedMail {
+                id,
+                kind: serde_json::to_value(m.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                to: m.to,
+                subject: m.subject,
+                user: m.user,
+                created_at: m.created_at,
+                attempts: m.attempts,
+                next_attempt_at: m.next_attempt_at,
+                expires_at: m.expires_at,
+                last_error: m.last_error,
+            })
+            .collect();
+        Ok(Response::Queue { messages })
     }
 
     pub(super) fn default_expiry(&self) -> Date {
@@ -265,9 +353,7 @@ impl Ops<'_> {
             let user = find(&users_t, name)?;
             let key = user.key();
             users::remove(&mut users_t, &key)?;
-            tokens::void_where(&mut tx.open_table(TOKENS)?, |t| {
-                t.user.as_deref() == Some(key.as_str())
-            })?;
+            links::void_all(&mut Tokens::open(tx)?, &key)?;
             self.audit_in(tx, Event::UserDeleted, &user.username, None)?;
             Ok::<_, OpError>(format!(
                 "{}: deleted; every session and link ended",

@@ -63,6 +63,12 @@ pub enum Request {
         username: Option<String>,
         limit: usize,
     },
+    /// Issue a reset link (works on a locked account; using it unlocks).
+    ResetLink {
+        username: String,
+        send: bool,
+    },
+    MailQueue,
 }
 
 impl Request {
@@ -83,6 +89,8 @@ impl Request {
             Request::LicenseRenew { .. } => "license renew",
             Request::LicenseList { .. } => "license list",
             Request::Audit { .. } => "audit",
+            Request::ResetLink { .. } => "reset-link",
+            Request::MailQueue => "mail queue",
         }
     }
 }
@@ -152,6 +160,29 @@ pub enum Response {
     Audit {
         events: Vec<AuditView>,
     },
+    /// A reset link for the helpdesk to pass on; `mailed_to` when it was queued too.
+    Link {
+        link: String,
+        mailed_to: Option<String>,
+    },
+    Queue {
+        messages: Vec<QueuedMail>,
+    },
+}
+
+/// A message waiting in the outbox (`mail queue`); never its body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueuedMail {
+    pub id: u64,
+    pub kind: String,
+    pub to: String,
+    pub subject: String,
+    pub user: Option<String>,
+    pub created_at: Timestamp,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub last_error: Option<String>,
 }
 
 /// The fields of `user show --json` (CONTRACT section 3).

@@ -100,6 +100,7 @@ async fn execute(auth: Arc<Auth>, request: Request, peer_uid: u32) -> Reply {
         let ops = Ops {
             store: &auth.store,
             config: &auth.config,
+            mailer: &auth.mailer,
             origin: Origin::operator(&operator),
         };
         ops.execute(request)

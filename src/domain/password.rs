@@ -155,7 +155,22 @@ pub fn normalize(input: &str) -> String {
 
 /// The rules in words, one line each, for the help page and the forms.
 pub fn describe(rules: &PasswordRules) -> Vec<String> {
-    let mut lines = vec![if rules.min_length == rules.max_length {
+    rule_lines(rules).into_iter().map(|l| l.text).collect()
+}
+
+/// One rule for forms: a stable id the page script can check as the user
+/// types (`length` with `min`/`max`, `upper`, `lower`, `digit`, `special`,
+/// `common`), and its sentence.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleLine {
+    pub id: &'static str,
+    pub text: String,
+    pub min: Option<usize>,
+    pub max: Option<usize>,
+}
+
+pub fn rule_lines(rules: &PasswordRules) -> Vec<RuleLine> {
+    let length = if rules.min_length == rules.max_length {
         format!("Exactly {} characters", rules.min_length)
     } else if rules.min_length <= 1 {
         format!("At most {} characters", rules.max_length)
@@ -164,25 +179,46 @@ pub fn describe(rules: &PasswordRules) -> Vec<String> {
             "Between {} and {} characters",
             rules.min_length, rules.max_length
         )
+    };
+    let mut lines = vec![RuleLine {
+        id: "length",
+        text: length,
+        min: Some(rules.min_length),
+        max: Some(rules.max_length),
     }];
     let wanted = [
-        (rules.require_upper, "At least one upper-case letter"),
-        (rules.require_lower, "At least one lower-case letter"),
-        (rules.require_digit, "At least one digit"),
+        (
+            rules.require_upper,
+            "upper",
+            "At least one upper-case letter",
+        ),
+        (
+            rules.require_lower,
+            "lower",
+            "At least one lower-case letter",
+        ),
+        (rules.require_digit, "digit", "At least one digit"),
         (
             rules.require_special,
+            "special",
             "At least one special character (anything that is not a letter or digit, such as ! or a space)",
         ),
         (
             rules.reject_common,
+            "common",
             "Not a common or easily guessed password",
         ),
     ];
     lines.extend(
         wanted
             .into_iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, text)| text.to_owned()),
+            .filter(|(on, _, _)| *on)
+            .map(|(_, id, text)| RuleLine {
+                id,
+                text: text.to_owned(),
+                min: None,
+                max: None,
+            }),
     );
     lines
 }

@@ -6,29 +6,21 @@ use std::time::Duration;
 use mail_send::mail_builder::MessageBuilder;
 use minijinja::{Environment, UndefinedBehavior, Value, context};
 use rust_embed::RustEmbed;
-use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+pub use crate::store::outbox::MailKind;
 
 #[derive(RustEmbed)]
 #[folder = "assets/mail/"]
 struct Files;
 
-/// Every kind of message (CONTRACT section 5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MailKind {
-    Reset,
-    Setup,
-    Locked,
-    PasswordChanged,
-    ConfirmEmail,
-    EmailChanged,
-    ExpiryReminder,
-    Test,
+/// Template names and subjects per kind.
+trait KindExt {
+    fn template(self) -> &'static str;
+    fn subject(self, vars: &Value) -> String;
 }
 
-impl MailKind {
+impl KindExt for MailKind {
     fn template(self) -> &'static str {
         match self {
             MailKind::Reset => "reset",
@@ -50,7 +42,11 @@ impl MailKind {
             MailKind::PasswordChanged => "Your password was changed".into(),
             MailKind::ConfirmEmail => "Confirm your new email address".into(),
             MailKind::EmailChanged => "Your email address was changed".into(),
-            MailKind::ExpiryReminder => match vars.get_attr("days").ok().and_then(|d| i64::try_from(d).ok()) {
+            MailKind::ExpiryReminder => match vars
+                .get_attr("days")
+                .ok()
+                .and_then(|d| i64::try_from(d).ok())
+            {
                 Some(1) => "Your password expires in 1 day".into(),
                 Some(n) => format!("Your password expires in {n} days"),
                 None => "Your password expires soon".into(),
@@ -95,13 +91,20 @@ impl MailTemplates {
             MailKind::Test,
         ] {
             mail.env.get_template(&format!("{}.txt", kind.template()))?;
-            mail.env.get_template(&format!("{}.html", kind.template()))?;
+            mail.env
+                .get_template(&format!("{}.html", kind.template()))?;
         }
         Ok(mail)
     }
 
     /// Renders `kind` for `to`; `vars` adds the kind's own variables to the common ones.
-    pub fn render(&self, config: &Config, kind: MailKind, to: &str, vars: Value) -> Result<Rendered, minijinja::Error> {
+    pub fn render(
+        &self,
+        config: &Config,
+        kind: MailKind,
+        to: &str,
+        vars: Value,
+    ) -> Result<Rendered, minijinja::Error> {
         let ctx = context! {
             org => config.organization.name.as_str(),
             helpdesk => context! {
@@ -112,8 +115,14 @@ impl MailTemplates {
             ..vars.clone()
         };
         let name = kind.template();
-        let text = self.env.get_template(&format!("{name}.txt"))?.render(&ctx)?;
-        let html = self.env.get_template(&format!("{name}.html"))?.render(&ctx)?;
+        let text = self
+            .env
+            .get_template(&format!("{name}.txt"))?
+            .render(&ctx)?;
+        let html = self
+            .env
+            .get_template(&format!("{name}.html"))?
+            .render(&ctx)?;
         let subject = kind.subject(&vars);
         let bytes = MessageBuilder::new()
             .from((config.mail.from_name.as_str(), config.mail.from.as_str()))
@@ -123,7 +132,9 @@ impl MailTemplates {
             .text_body(text)
             .html_body(html)
             .write_to_vec()
-            .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))?;
+            .map_err(|e| {
+                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
+            })?;
         Ok(Rendered {
             to: to.to_owned(),
             subject,
@@ -152,7 +163,11 @@ pub fn human_duration(d: Duration) -> String {
     } else {
         (secs.max(1), "second")
     };
-    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
 }
 
 #[cfg(test)]
@@ -181,7 +196,9 @@ mod tests {
             MailKind::ExpiryReminder,
             MailKind::Test,
         ] {
-            let m = templates.render(&config, kind, "jdoe@example.org", vars.clone()).unwrap();
+            let m = templates
+                .render(&config, kind, "jdoe@example.org", vars.clone())
+                .unwrap();
             let text = String::from_utf8(m.bytes).unwrap();
             assert!(text.contains("multipart/alternative"), "{kind:?}");
             assert!(text.contains("Message-ID: <"), "{kind:?}");
@@ -193,7 +210,8 @@ mod tests {
     #[test]
     fn durations_in_words() {
         assert_eq!(human_duration(Duration::from_secs(900)), "15 minutes");
-        assert_eq!(human_duration(Duration::from_secs(72 * 3600)), "72 hours");
+        assert_eq!(human_duration(Duration::from_secs(72 * 3600)), "3 days");
+        assert_eq!(human_duration(Duration::from_secs(90 * 60)), "90 minutes");
         assert_eq!(human_duration(Duration::from_secs(3600)), "1 hour");
         assert_eq!(human_duration(Duration::from_secs(2)), "2 seconds");
     }

@@ -17,9 +17,9 @@ use redb::WriteTransaction;
 use tokio::sync::Notify;
 
 use crate::config::Config;
+use crate::store::StoreError;
 use crate::store::outbox::{self, OutboxRecord};
 use crate::store::tables::OUTBOX;
-use crate::store::StoreError;
 use compose::{MailKind, MailTemplates};
 use seal::Sealer;
 
@@ -71,17 +71,25 @@ impl Mailer {
             subject: rendered.subject,
             user: user.map(str::to_owned),
             created_at: now,
-            expires_at: expires_at.unwrap_or_else(|| now.saturating_add(NOTICE_LIFETIME).unwrap_or(now)),
+            expires_at: expires_at
+                .unwrap_or_else(|| now.saturating_add(NOTICE_LIFETIME).unwrap_or(now)),
             attempts: 0,
             next_attempt_at: now,
             last_error: None,
             sealed: STANDARD.encode(self.sealer.seal(&rendered.bytes)),
         };
-        Ok(outbox::push(&mut tx.open_table(OUTBOX)?, &record)?)
+        let mut table = tx.open_table(OUTBOX).map_err(StoreError::from)?;
+        Ok(outbox::push(&mut table, &record)?)
     }
 
     /// Renders a message for immediate sending (`mail test`).
-    pub fn render_now(&self, config: &Config, kind: MailKind, to: &str, vars: Value) -> Result<Vec<u8>, MailError> {
+    pub fn render_now(
+        &self,
+        config: &Config,
+        kind: MailKind,
+        to: &str,
+        vars: Value,
+    ) -> Result<Vec<u8>, MailError> {
         Ok(self.templates.render(config, kind, to, vars)?.bytes)
     }
 

@@ -57,7 +57,11 @@ impl Sealer {
         let nonce_bytes: [u8; NONCE_LEN] = crate::auth::token::random_bytes();
         let mut out = plain.to_vec();
         self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::empty(), &mut out)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce_bytes),
+                Aad::empty(),
+                &mut out,
+            )
             .expect("sealing a message that fits in memory does not fail");
         let mut sealed = nonce_bytes.to_vec();
         sealed.extend_from_slice(&out);
@@ -87,14 +91,20 @@ mod tests {
         let sealer = Sealer::load_or_create(dir.path()).unwrap();
         let sealed = sealer.seal(b"https://x/reset/secret-token");
         assert!(!sealed.windows(12).any(|w| w == b"secret-token"));
-        assert_eq!(sealer.open(&sealed).unwrap(), b"https://x/reset/secret-token");
+        assert_eq!(
+            sealer.open(&sealed).unwrap(),
+            b"https://x/reset/secret-token"
+        );
         let mut bad = sealed.clone();
         *bad.last_mut().unwrap() ^= 1;
         assert!(sealer.open(&bad).is_none());
         // The same key is loaded again from the file.
         let again = Sealer::load_or_create(dir.path()).unwrap();
         assert!(again.open(&sealed).is_some());
-        let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

@@ -46,7 +46,9 @@ impl Transport {
 
     pub fn describe(&self) -> String {
         match self {
-            Transport::Smtp(s) => format!("SMTP {}:{} ({:?})", s.host, s.port, s.security).to_lowercase(),
+            Transport::Smtp(s) => {
+                format!("SMTP {}:{} ({:?})", s.host, s.port, s.security).to_lowercase()
+            }
             Transport::Pickup(dir) => format!("the pickup folder {}", dir.display()),
         }
     }
@@ -100,17 +102,23 @@ fn explain(smtp: &Smtp, e: &mail_send::Error) -> String {
     let at = format!("{}:{}", smtp.host, smtp.port);
     match e {
         mail_send::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            format!("connection to {at} refused: is the SMTP server running, and is the port right?")
+            format!(
+                "connection to {at} refused: is the SMTP server running, and is the port right?"
+            )
         }
         mail_send::Error::Io(io) => format!("network error talking to {at}: {io}"),
-        mail_send::Error::Timeout => format!("{at} did not answer within {} s", SMTP_TIMEOUT.as_secs()),
+        mail_send::Error::Timeout => {
+            format!("{at} did not answer within {} s", SMTP_TIMEOUT.as_secs())
+        }
         mail_send::Error::MissingStartTls => format!(
             "{at} does not offer STARTTLS: use security = \"tls\" for port 465, or \"none\" only on a trusted network"
         ),
         mail_send::Error::Tls(t) => format!(
             "TLS with {at} failed ({t}); port 465 usually wants security = \"tls\", 587 \"starttls\""
         ),
-        mail_send::Error::AuthenticationFailed(r) => format!("{at} refused the user name or password ({r})"),
+        mail_send::Error::AuthenticationFailed(r) => {
+            format!("{at} refused the user name or password ({r})")
+        }
         mail_send::Error::UnexpectedReply(r) => format!("{at} refused the message: {r}"),
         other => format!("sending through {at} failed: {other}"),
     }
@@ -124,7 +132,9 @@ fn write_pickup(dir: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
         .mode(0o700)
         .create(dir)
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.6fZ").to_string();
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%S%.6fZ")
+        .to_string();
     let suffix: [u8; 4] = crate::auth::token::random_bytes();
     let name: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
     let tmp = dir.join(format!(".{stamp}-{name}.tmp"));

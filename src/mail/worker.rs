@@ -7,10 +7,10 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::transport::Transport;
 use crate::auth::Auth;
+use crate::store::StoreError;
 use crate::store::audit::{self, Event, Origin};
 use crate::store::outbox::{self, OutboxRecord};
 use crate::store::tables::{AUDIT, OUTBOX};
-use crate::store::StoreError;
 
 /// The longest wait between two attempts at one message.
 const MAX_BACKOFF: SignedDuration = SignedDuration::from_mins(5);
@@ -51,14 +51,24 @@ impl Worker {
             return Ok(Outcome::Idle);
         };
         if record.expires_at <= now {
-            self.drop_message(id, record, "its link expired before it could be delivered").await?;
+            self.drop_message(id, record, "its link expired before it could be delivered")
+                .await?;
             return Ok(Outcome::Dropped);
         }
         let Some(bytes) = self.auth.mailer.open(&record) else {
-            self.drop_message(id, record, "it cannot be opened with this data directory's outbox key").await?;
+            self.drop_message(
+                id,
+                record,
+                "it cannot be opened with this data directory's outbox key",
+            )
+            .await?;
             return Ok(Outcome::Dropped);
         };
-        match self.transport.send(&self.auth.config.mail.from, &record.to, &bytes).await {
+        match self
+            .transport
+            .send(&self.auth.config.mail.from, &record.to, &bytes)
+            .await
+        {
             Ok(()) => {
                 tracing::info!(kind = ?record.kind, attempts = record.attempts + 1, "mail delivered");
                 self.auth
@@ -70,24 +80,42 @@ impl Worker {
                 tracing::warn!(kind = ?record.kind, attempts = record.attempts + 1, %error, "mail delivery failed; will retry");
                 let mut record = record;
                 record.attempts += 1;
-                record.next_attempt_at = Timestamp::now().saturating_add(backoff(record.attempts)).unwrap_or(now);
+                record.next_attempt_at = Timestamp::now()
+                    .saturating_add(backoff(record.attempts))
+                    .unwrap_or(now);
                 record.last_error = Some(error);
                 self.auth
-                    .db(move |s| s.write(|tx| outbox::put(&mut tx.open_table(OUTBOX)?, id, &record)))
+                    .db(move |s| {
+                        s.write(|tx| outbox::put(&mut tx.open_table(OUTBOX)?, id, &record))
+                    })
                     .await?;
                 Ok(Outcome::Retry)
             }
         }
     }
 
-    async fn drop_message(&self, id: u64, record: OutboxRecord, why: &'static str) -> Result<(), StoreError> {
+    async fn drop_message(
+        &self,
+        id: u64,
+        record: OutboxRecord,
+        why: &'static str,
+    ) -> Result<(), StoreError> {
         tracing::warn!(kind = ?record.kind, why, "mail dropped");
         self.auth
             .db(move |s| {
                 s.write(|tx| {
                     outbox::remove(&mut tx.open_table(OUTBOX)?, id)?;
-                    let detail = format!("{:?} message to {} dropped after {} attempts: {why}", record.kind, record.to, record.attempts);
-                    audit::append(&mut tx.open_table(AUDIT)?, Event::MailDropped, record.user.as_deref(), &Origin::system(), Some(detail))
+                    let detail = format!(
+                        "{:?} message to {} dropped after {} attempts: {why}",
+                        record.kind, record.to, record.attempts
+                    );
+                    audit::append(
+                        &mut tx.open_table(AUDIT)?,
+                        Event::MailDropped,
+                        record.user.as_deref(),
+                        &Origin::system(),
+                        Some(detail),
+                    )
                 })
             })
             .await

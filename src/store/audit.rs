@@ -34,6 +34,8 @@ pub enum Event {
     ForceChangeSet,
     RateLimited,
     CsrfRejected,
+    /// A queued message could not be delivered before its link expired.
+    MailDropped,
 }
 
 impl Event {

@@ -6,6 +6,7 @@
 //! returns `Err` aborts the transaction, so nothing is ever half-written.
 
 pub mod audit;
+pub mod outbox;
 pub mod sessions;
 pub mod tables;
 pub mod tokens;

@@ -6,9 +6,22 @@ use redb::{ReadableTable, Table};
 use serde::{Deserialize, Serialize};
 
 use super::{StoreError, decode, encode};
-use crate::mail::compose::MailKind;
 
 const NAME: &str = "outbox";
+
+/// Every kind of message (CONTRACT section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailKind {
+    Reset,
+    Setup,
+    Locked,
+    PasswordChanged,
+    ConfirmEmail,
+    EmailChanged,
+    ExpiryReminder,
+    Test,
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OutboxRecord {
@@ -35,7 +48,11 @@ pub fn push(table: &mut Table<u64, &[u8]>, record: &OutboxRecord) -> Result<u64,
     Ok(id)
 }
 
-pub fn put(table: &mut Table<u64, &[u8]>, id: u64, record: &OutboxRecord) -> Result<(), StoreError> {
+pub fn put(
+    table: &mut Table<u64, &[u8]>,
+    id: u64,
+    record: &OutboxRecord,
+) -> Result<(), StoreError> {
     table.insert(id, encode(record).as_slice())?;
     Ok(())
 }
@@ -45,7 +62,9 @@ pub fn remove(table: &mut Table<u64, &[u8]>, id: u64) -> Result<bool, StoreError
 }
 
 /// Every queued message, oldest first.
-pub fn all(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<Vec<(u64, OutboxRecord)>, StoreError> {
+pub fn all(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+) -> Result<Vec<(u64, OutboxRecord)>, StoreError> {
     table
         .iter()?
         .map(|entry| {

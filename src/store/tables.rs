@@ -4,12 +4,12 @@
 //! `#[serde(default)]` without a migration; a migration is needed only when a
 //! table's keys or meaning change.
 
-use redb::{TableDefinition, WriteTransaction};
+use redb::{MultimapTableDefinition, TableDefinition, WriteTransaction};
 
 use super::StoreError;
 
 /// The schema this build writes. Bump it and add a step to [`MIGRATIONS`].
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Small settings of the file itself: `schema_version`, `csrf_key`.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -19,8 +19,13 @@ pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 pub const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
 /// Setup, reset and email-confirmation tokens, keyed by the SHA-256 of the token.
 pub const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
+/// Which tokens belong to which account (canonical user name → token hash).
+pub const USER_TOKENS: MultimapTableDefinition<&str, &[u8]> =
+    MultimapTableDefinition::new("user_tokens");
 /// The audit log, keyed by a sequence number (newest last).
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+/// Mail waiting for delivery, keyed by a sequence number; bodies are sealed.
+pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 
 pub const KEY_SCHEMA_VERSION: &str = "schema_version";
 pub const KEY_CSRF: &str = "csrf_key";
@@ -29,7 +34,7 @@ pub const KEY_CSRF: &str = "csrf_key";
 type Migration = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// Forward-only migrations; `MIGRATIONS[n]` upgrades version n to n + 1.
-const MIGRATIONS: &[Migration] = &[create_initial_tables];
+const MIGRATIONS: &[Migration] = &[create_initial_tables, create_outbox];
 
 fn create_initial_tables(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(META)?;
@@ -37,6 +42,16 @@ fn create_initial_tables(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(SESSIONS)?;
     tx.open_table(TOKENS)?;
     tx.open_table(AUDIT)?;
+    Ok(())
+}
+
+/// Version 2: the mail outbox, and an index of tokens by account.
+fn create_outbox(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(OUTBOX)?;
+    tx.open_multimap_table(USER_TOKENS)?;
+    // Tokens issued by version 1 are not indexed; void them rather than orphan them.
+    tx.delete_table(TOKENS)?;
+    tx.open_table(TOKENS)?;
     Ok(())
 }
 

@@ -1,10 +1,11 @@
 //! One-time tokens (setup, reset, email confirmation), keyed by their SHA-256.
 
 use jiff::Timestamp;
-use redb::{ReadableTable, Table};
+use redb::{MultimapTable, ReadableMultimapTable, ReadableTable, Table, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::{StoreError, encode, get_json};
+use super::tables::{TOKENS, USER_TOKENS};
+use super::{StoreError, decode, encode, get_json};
 
 const NAME: &str = "tokens";
 
@@ -17,6 +18,8 @@ pub enum TokenKind {
     Setup,
     /// Lets an account choose a new password (Forgot Password, `reset-link`).
     Reset,
+    /// Confirms a new email address (the address is in [`TokenRecord::email`]).
+    ConfirmEmail,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -26,6 +29,9 @@ pub struct TokenRecord {
     pub user: Option<String>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    /// The new address, for [`TokenKind::ConfirmEmail`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl TokenRecord {
@@ -34,6 +40,7 @@ impl TokenRecord {
     }
 }
 
+/// Reads one token in any transaction.
 pub fn get(
     table: &impl ReadableTable<&'static [u8], &'static [u8]>,
     hash: &[u8; 32],
@@ -41,32 +48,102 @@ pub fn get(
     get_json(table, NAME, hash.as_slice())
 }
 
-pub fn put(
-    table: &mut Table<&[u8], &[u8]>,
-    hash: &[u8; 32],
-    token: &TokenRecord,
-) -> Result<(), StoreError> {
-    table.insert(hash.as_slice(), encode(token).as_slice())?;
-    Ok(())
+/// The token table and its per-account index, opened together in a write
+/// transaction so they can never disagree.
+pub struct Tokens<'t> {
+    tokens: Table<'t, &'static [u8], &'static [u8]>,
+    by_user: MultimapTable<'t, &'static str, &'static [u8]>,
 }
 
-/// Removes a token; true when it was there (so exactly one caller can spend it).
-pub fn take(table: &mut Table<&[u8], &[u8]>, hash: &[u8; 32]) -> Result<bool, StoreError> {
-    Ok(table.remove(hash.as_slice())?.is_some())
-}
+impl<'t> Tokens<'t> {
+    pub fn open(tx: &'t WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Self {
+            tokens: tx.open_table(TOKENS)?,
+            by_user: tx.open_multimap_table(USER_TOKENS)?,
+        })
+    }
 
-/// Voids every token matching `pred` (e.g. all tokens of one account), returning how many.
-pub fn void_where(
-    table: &mut Table<&[u8], &[u8]>,
-    mut pred: impl FnMut(&TokenRecord) -> bool,
-) -> Result<u64, StoreError> {
-    let mut removed = 0;
-    table.retain(|_, v| match serde_json::from_slice::<TokenRecord>(v) {
-        Ok(t) if !pred(&t) => true,
-        _ => {
-            removed += 1;
-            false
+    pub fn get(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        get(&self.tokens, hash)
+    }
+
+    pub fn put(&mut self, hash: &[u8; 32], token: &TokenRecord) -> Result<(), StoreError> {
+        self.tokens
+            .insert(hash.as_slice(), encode(token).as_slice())?;
+        if let Some(user) = &token.user {
+            self.by_user.insert(user.as_str(), hash.as_slice())?;
         }
-    })?;
-    Ok(removed)
+        Ok(())
+    }
+
+    /// Removes a token and returns it: of many callers, exactly one gets it (SECURITY R3).
+    pub fn take(&mut self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        let Some(bytes) = self.tokens.remove(hash.as_slice())? else {
+            return Ok(None);
+        };
+        let token: TokenRecord = decode(NAME, bytes.value())?;
+        drop(bytes);
+        if let Some(user) = &token.user {
+            self.by_user.remove(user.as_str(), hash.as_slice())?;
+        }
+        Ok(Some(token))
+    }
+
+    /// Voids one account's tokens (of one kind, or all); returns how many.
+    pub fn void_user(&mut self, user: &str, kind: Option<TokenKind>) -> Result<u64, StoreError> {
+        let mut hashes = Vec::new();
+        for entry in self.by_user.get(user)? {
+            let hash: [u8; 32] = entry?.value().try_into().map_err(|_| StoreError::Corrupt {
+                table: "user_tokens",
+                detail: "a token hash has the wrong length".into(),
+            })?;
+            hashes.push(hash);
+        }
+        let mut removed = 0;
+        for hash in hashes {
+            let matches = match (kind, self.get(&hash)?) {
+                (_, None) => true, // a dangling index entry: drop it
+                (None, Some(_)) => true,
+                (Some(k), Some(t)) => t.kind == k,
+            };
+            if matches {
+                self.tokens.remove(hash.as_slice())?;
+                self.by_user.remove(user, hash.as_slice())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Voids tokens that belong to no account (the first-administrator link).
+    pub fn void_unowned(&mut self, kind: TokenKind) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        self.tokens
+            .retain(|_, v| match serde_json::from_slice::<TokenRecord>(v) {
+                Ok(t) if t.user.is_none() && t.kind == kind => {
+                    removed += 1;
+                    false
+                }
+                _ => true,
+            })?;
+        Ok(removed)
+    }
+
+    /// Deletes every token expired at `now`, with its index entry.
+    pub fn sweep(&mut self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut dead = Vec::new();
+        for entry in self.tokens.iter()? {
+            let (k, v) = entry?;
+            let t: TokenRecord = decode(NAME, v.value())?;
+            if !t.is_live(now) {
+                dead.push(k.value().to_vec());
+            }
+        }
+        for hash in &dead {
+            if let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) {
+                self.take(&hash)?;
+            }
+        }
+        Ok(dead.len() as u64)
+    }
 }

@@ -35,6 +35,10 @@ pub struct UserRecord {
     /// Bumped to revoke every session of the account at once.
     pub session_epoch: u64,
     pub created_at: Timestamp,
+    /// When reset mails were queued in the last hour (`reset.max_per_hour`).
+    pub reset_mails: Vec<Timestamp>,
+    /// The `password_changed_at` the expiry reminder was sent for (one per password).
+    pub expiry_reminded_for: Option<Timestamp>,
 }
 
 impl Default for UserRecord {
@@ -56,6 +60,8 @@ impl Default for UserRecord {
             license_expires: None,
             session_epoch: 0,
             created_at: Timestamp::UNIX_EPOCH,
+            reset_mails: Vec::new(),
+            expiry_reminded_for: None,
         }
     }
 }
@@ -68,6 +74,11 @@ impl UserRecord {
 
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.username)
+    }
+
+    /// The context mail templates see as `user`.
+    pub fn mail_ctx(&self) -> minijinja::Value {
+        minijinja::context! { name => self.display_name(), username => self.username.as_str() }
     }
 
     /// Ends every session of the account (they check the epoch on each request).

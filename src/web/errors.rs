@@ -95,6 +95,7 @@ impl From<crate::auth::AuthError> for WebError {
         match e {
             crate::auth::AuthError::Busy(_) => WebError::Busy,
             crate::auth::AuthError::Store(e) => e.into(),
+            crate::auth::AuthError::Mail(e) => WebError::Internal(e.to_string()),
         }
     }
 }

@@ -70,12 +70,25 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::home::home))
         .route("/login", get(pages::login::show).post(pages::login::submit))
         .route("/logout", post(pages::login::logout))
-        .route("/forgot", get(pages::forgot::show))
+        .route(
+            "/forgot",
+            get(pages::forgot::show).post(pages::forgot::submit),
+        )
+        .route(
+            "/reset/{token}",
+            get(pages::reset::show).post(pages::reset::submit),
+        )
+        .route(
+            "/confirm-email/{token}",
+            get(pages::confirm::show).post(pages::confirm::submit),
+        )
+        .route("/profile/password", post(pages::profile::password))
+        .route("/profile/contact", post(pages::profile::contact))
         .route(
             "/password/expired",
             get(pages::expired::show).post(pages::expired::submit),
         )
-        .route("/profile", get(pages::home::profile))
+        .route("/profile", get(pages::profile::show))
         .route("/help", get(pages::home::help))
         .route(
             "/setup/{token}",

@@ -4,7 +4,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minijinja::{Value, context};
 
-use super::{AppState, WebError, csrf::Csrf};
+use super::{AppState, WebError, cookies, csrf::Csrf};
+use crate::domain::password::rule_lines;
+use crate::domain::secret::Secret;
 use crate::store::users::UserRecord;
 
 /// The user as templates see them (header, profile pop-up).
@@ -32,6 +34,7 @@ impl AppState {
             org => config.organization.name.as_str(),
             user => user.map(user_ctx),
             csrf_token => csrf.token.as_str(),
+            rules => Value::from(minijinja::value::Serde(rule_lines(&config.policy.rules()))),
             helpdesk => context! {
                 email => config.helpdesk.email.as_str(),
                 phone => config.helpdesk.phone.as_deref(),
@@ -56,6 +59,20 @@ impl AppState {
             && let Ok(v) = HeaderValue::from_str(cookie)
         {
             headers.append(header::SET_COOKIE, v);
+        }
+        res
+    }
+
+    /// A 303 to `to` that also sets the session cookie to `session_id` (a new id: S3).
+    pub fn redirect_with_session(&self, to: &str, session_id: &Secret) -> Response {
+        let mut res = axum::response::Redirect::to(to).into_response();
+        let cookie = cookies::set(
+            cookies::session_name(self.https()),
+            session_id.expose(),
+            self.https(),
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            res.headers_mut().append(header::SET_COOKIE, v);
         }
         res
     }

@@ -86,6 +86,7 @@ impl TestApp {
             let ops = Ops {
                 store: &auth.store,
                 config: &auth.config,
+                mailer: &auth.mailer,
                 origin: Origin::operator("test"),
             };
             ops.execute(request).map_err(|e| e.message)

@@ -1,19 +1,18 @@
 //! `/password/expired`: the one page a restricted session may use (SECURITY P4, S6).
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 
 use crate::auth::password::Change;
 use crate::auth::sessions::ActiveSession;
-use crate::domain::password::describe;
 use crate::store::audit::{Event, Origin};
 use crate::web::csrf::Csrf;
 use crate::web::form::Form;
 use crate::web::net::ClientIp;
 use crate::web::session::MaybeSession;
-use crate::web::{AppState, WebError, cookies};
+use crate::web::{AppState, WebError};
 
 pub async fn show(State(state): State<AppState>, session: MaybeSession, csrf: Csrf) -> Response {
     match session.0 {
@@ -53,19 +52,7 @@ pub async fn submit(
             StatusCode::UNPROCESSABLE_ENTITY,
             &errors,
         )),
-        Change::Done { session_id } => {
-            let mut res = Redirect::to("/").into_response();
-            let cookie = cookies::set(
-                cookies::session_name(state.https()),
-                session_id.expose(),
-                state.https(),
-            );
-            res.headers_mut().append(
-                header::SET_COOKIE,
-                HeaderValue::from_str(&cookie).map_err(|e| WebError::Internal(e.to_string()))?,
-            );
-            Ok(res)
-        }
+        Change::Done { session_id } => Ok(state.redirect_with_session("/", &session_id)),
     }
 }
 
@@ -81,12 +68,6 @@ fn page(
     } else {
         "Your password has expired."
     };
-    let rules = describe(&state.auth.config.policy.rules());
-    state.page(
-        status,
-        "expired.html",
-        csrf,
-        None,
-        context! { reason, errors => errors.to_vec(), rules },
-    )
+    let ctx = context! { reason, errors => errors.to_vec() };
+    state.page(status, "expired.html", csrf, None, ctx)
 }

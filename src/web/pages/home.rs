@@ -6,7 +6,7 @@ use axum::response::Response;
 use jiff::Timestamp;
 use minijinja::context;
 
-use crate::domain::password::describe;
+use crate::mail::compose::human_duration;
 use crate::store::users::UserRecord;
 use crate::web::AppState;
 use crate::web::csrf::Csrf;
@@ -38,18 +38,12 @@ fn expiry_days(state: &AppState, user: &UserRecord, now: Timestamp) -> Option<i6
     Some((left.as_secs() + 86_399) / 86_400)
 }
 
-pub async fn profile(State(state): State<AppState>, SignedIn(s): SignedIn, csrf: Csrf) -> Response {
-    state.page(
-        StatusCode::OK,
-        "profile.html",
-        &csrf,
-        Some(&s.user),
-        context! {},
-    )
-}
-
 pub async fn help(State(state): State<AppState>, session: MaybeSession, csrf: Csrf) -> Response {
-    let rules = describe(&state.auth.config.policy.rules());
+    let config = &state.auth.config;
     let user = session.full().map(|s| &s.user);
-    state.page(StatusCode::OK, "help.html", &csrf, user, context! { rules })
+    let ctx = context! {
+        max_failures => config.lockout.max_failures,
+        link_valid_for => human_duration(config.reset.link_ttl.as_duration()),
+    };
+    state.page(StatusCode::OK, "help.html", &csrf, user, ctx)
 }

@@ -1,9 +1,12 @@
 //! One module per page.
 
+pub mod confirm;
 pub mod expired;
 pub mod forgot;
 pub mod home;
 pub mod login;
+pub mod profile;
+pub mod reset;
 pub mod setup;
 
 use axum::extract::State;

@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 
 use crate::auth::setup::{SetupForm, SetupOutcome, SetupView};
-use crate::domain::password::describe;
 use crate::store::audit::{Event, Origin};
 use crate::web::csrf::Csrf;
 use crate::web::form::Form;
@@ -96,7 +95,7 @@ fn setup_page(
     email: &str,
     errors: &[String],
 ) -> Response {
-    let rules = describe(&state.auth.config.policy.rules());
-    let ctx = context! { first_admin => view.first_admin, username, email, errors => errors.to_vec(), rules };
+    let ctx =
+        context! { first_admin => view.first_admin, username, email, errors => errors.to_vec() };
     state.page(status, "setup.html", csrf, None, ctx)
 }

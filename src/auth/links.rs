@@ -1,0 +1,51 @@
+//! One-time links: issuing the token behind a setup, reset or confirmation link.
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::token;
+use crate::domain::secret::Secret;
+use crate::store::StoreError;
+use crate::store::tokens::{TokenKind, TokenRecord, Tokens};
+
+/// A freshly issued token and when it stops working.
+pub struct Issued {
+    pub token: Secret,
+    pub expires_at: Timestamp,
+}
+
+/// Issues a token of `kind` for `user`, voiding that account's older tokens of
+/// the same kind (SECURITY R5). Only the token's hash is stored (R2).
+pub fn issue(
+    tokens: &mut Tokens<'_>,
+    kind: TokenKind,
+    user: Option<&str>,
+    email: Option<&str>,
+    ttl: SignedDuration,
+    now: Timestamp,
+) -> Result<Issued, StoreError> {
+    match user {
+        Some(u) => tokens.void_user(u, Some(kind))?,
+        None => tokens.void_unowned(kind)?,
+    };
+    let token = token::new_token();
+    let expires_at = now.saturating_add(ttl).unwrap_or(Timestamp::MAX);
+    let record = TokenRecord {
+        kind,
+        user: user.map(str::to_owned),
+        created_at: now,
+        expires_at,
+        email: email.map(str::to_owned),
+    };
+    tokens.put(&token::hash(token.expose()), &record)?;
+    Ok(Issued { token, expires_at })
+}
+
+/// `{base_url}/{path}/{token}`: links never come from the request (SECURITY R6).
+pub fn url(base_url: &str, path: &str, token: &Secret) -> String {
+    format!("{base_url}/{path}/{}", token.expose())
+}
+
+/// Voids every token of one account (password change, lock, deletion).
+pub fn void_all(tokens: &mut Tokens<'_>, user_key: &str) -> Result<u64, StoreError> {
+    tokens.void_user(user_key, None)
+}

@@ -1,0 +1,187 @@
+//! The User Profile: current-password checks, phone, and email changes confirmed
+//! from the new address (SECURITY P5, R5).
+
+use jiff::Timestamp;
+use minijinja::context;
+
+use super::links;
+use super::login::SignIn;
+use super::password::mail_time;
+use super::{Auth, AuthError, token};
+use crate::domain::email::Email;
+use crate::domain::password::MAX_INPUT_BYTES;
+use crate::domain::secret::Secret;
+use crate::mail::compose::{MailKind, human_duration};
+use crate::store::StoreError;
+use crate::store::audit::{self, Event, Origin};
+use crate::store::tables::{AUDIT, TOKENS, USERS};
+use crate::store::tokens::{self, TokenKind, Tokens};
+use crate::store::users::{self, UserRecord};
+
+impl Auth {
+    /// Checks the current password typed on a profile form; a wrong one counts
+    /// toward lockout exactly like a failed sign-in.
+    pub async fn verify_current(
+        &self,
+        user: &UserRecord,
+        password: Secret,
+        origin: Origin,
+    ) -> Result<bool, AuthError> {
+        let _turn = self.locks.lock(&user.key()).await;
+        let matched = password.expose().len() <= MAX_INPUT_BYTES
+            && self
+                .hasher
+                .verify(password, user.password_hash.clone())
+                .await?
+                .matched;
+        if !matched {
+            let outcome = self.record_failure(user.key(), origin).await?;
+            debug_assert!(matches!(outcome, SignIn::Failed { .. } | SignIn::Locked));
+        }
+        Ok(matched)
+    }
+
+    /// Changes (or clears) the phone number at once.
+    pub async fn set_phone(
+        &self,
+        user: &UserRecord,
+        phone: Option<String>,
+        origin: Origin,
+    ) -> Result<(), AuthError> {
+        let key = user.key();
+        self.db(move |env| {
+            env.write(|tx| {
+                let mut users_t = tx.open_table(USERS)?;
+                let Some(mut u) = users::get(&users_t, &key)? else {
+                    return Ok(());
+                };
+                u.phone = phone;
+                users::put(&mut users_t, &u)?;
+                audit::append(
+                    &mut tx.open_table(AUDIT)?,
+                    Event::UserUpdated,
+                    Some(&u.username),
+                    &origin,
+                    Some("phone changed on the profile page".into()),
+                )
+            })
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Mails a confirmation link to `new`; the address changes only when it is used.
+    pub async fn request_email_change(
+        &self,
+        user: &UserRecord,
+        new: Email,
+        origin: Origin,
+    ) -> Result<(), AuthError> {
+        let key = user.key();
+        let ttl = self.config.reset.link_ttl;
+        self.db(move |env| {
+            env.write(|tx| {
+                let Some(u) = users::get(&tx.open_table(USERS)?, &key)? else {
+                    return Ok(());
+                };
+                let issued = links::issue(
+                    &mut Tokens::open(tx)?,
+                    TokenKind::ConfirmEmail,
+                    Some(&key),
+                    Some(new.as_str()),
+                    ttl.signed(),
+                    Timestamp::now(),
+                )?;
+                let vars = context! {
+                    user => u.mail_ctx(),
+                    link => links::url(&env.config.server.base_url, "confirm-email", &issued.token),
+                    valid_for => human_duration(ttl.as_duration()),
+                };
+                env.mailer.queue(
+                    tx,
+                    &env.config,
+                    MailKind::ConfirmEmail,
+                    new.as_str(),
+                    Some(&u.username),
+                    vars,
+                    Some(issued.expires_at),
+                )?;
+                audit::append(
+                    &mut tx.open_table(AUDIT)?,
+                    Event::EmailChangeRequested,
+                    Some(&u.username),
+                    &origin,
+                    Some(format!("confirmation link mailed to {}", new.as_str())),
+                )?;
+                Ok::<_, AuthError>(())
+            })
+        })
+        .await?;
+        self.mailer.wake();
+        Ok(())
+    }
+
+    /// The account and new address behind a live confirmation token.
+    pub async fn email_change_view(
+        &self,
+        token: String,
+    ) -> Result<Option<(UserRecord, String)>, StoreError> {
+        if !token::looks_valid(&token) {
+            return Ok(None);
+        }
+        self.db(move |env| {
+            env.read(|tx| {
+                let t = tokens::get(&tx.open_table(TOKENS)?, &token::hash(&token))?
+                    .filter(|t| t.kind == TokenKind::ConfirmEmail && t.is_live(Timestamp::now()));
+                let Some(t) = t else { return Ok(None) };
+                let user = users::get(
+                    &tx.open_table(USERS)?,
+                    t.user.as_deref().unwrap_or_default(),
+                )?;
+                Ok(user.zip(t.email))
+            })
+        })
+        .await
+    }
+
+    /// Applies a confirmed email change: spends the token, voids the account's
+    /// other links, and tells the old address. False when the token is gone.
+    pub async fn confirm_email(&self, token: String, origin: Origin) -> Result<bool, AuthError> {
+        let done = self
+            .db(move |env| {
+                env.write(|tx| {
+                    let mut tokens_t = Tokens::open(tx)?;
+                    let hash = token::hash(&token);
+                    let t = tokens_t.get(&hash)?.filter(|t| {
+                        t.kind == TokenKind::ConfirmEmail && t.is_live(Timestamp::now())
+                    });
+                    let Some(t) = t else { return Ok(false) };
+                    tokens_t.take(&hash)?;
+                    let key = t.user.unwrap_or_default();
+                    let mut users_t = tx.open_table(USERS)?;
+                    let (Some(mut user), Some(new)) = (users::get(&users_t, &key)?, t.email) else {
+                        return Ok(false);
+                    };
+                    let old = user.clone();
+                    user.email = Some(new.clone());
+                    users::put(&mut users_t, &user)?;
+                    // A reset link mailed to the old address must not outlive the change.
+                    links::void_all(&mut tokens_t, &key)?;
+                    let vars =
+                        context! { new_email => new.as_str(), when => mail_time(Timestamp::now()) };
+                    env.mail_user(tx, &old, MailKind::EmailChanged, vars, None)?;
+                    audit::append(
+                        &mut tx.open_table(AUDIT)?,
+                        Event::EmailChanged,
+                        Some(&user.username),
+                        &origin,
+                        Some(format!("email changed to {new}")),
+                    )?;
+                    Ok::<_, AuthError>(true)
+                })
+            })
+            .await?;
+        self.mailer.wake();
+        Ok(done)
+    }
+}

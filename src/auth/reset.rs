@@ -1,0 +1,185 @@
+//! Forgot Password and reset links (SECURITY L3, L4, R1-R9).
+//!
+//! `/forgot` answers the same page for every name; behind it each branch does
+//! one write transaction (an audit record at least), so the work, and the
+//! time, is comparable. Mail is only queued here; SMTP is never on the request
+//! path.
+
+use jiff::{SignedDuration, Timestamp};
+use minijinja::context;
+
+use super::links;
+use super::password::mail_time;
+use super::{Auth, AuthError, setup::set_password, token};
+use crate::domain::username::canonical_key;
+use crate::mail::compose::{MailKind, human_duration};
+use crate::store::StoreError;
+use crate::store::audit::{self, Event, Origin};
+use crate::store::tables::{AUDIT, TOKENS, USERS};
+use crate::store::tokens::{self, TokenKind, Tokens};
+use crate::store::users::{self, UserRecord};
+
+const HOUR: SignedDuration = SignedDuration::from_hours(1);
+
+/// What completing a reset link came to.
+pub enum ResetOutcome {
+    Done,
+    /// The new password breaks a rule, differs from its confirmation or repeats a recent one (422).
+    Refused(Vec<String>),
+    /// Spent, expired or voided (410).
+    Gone,
+}
+
+impl Auth {
+    /// `POST /forgot`. Whatever happens, the caller shows the same page.
+    /// `ip_allowed` is false when the client address is over its rate limit:
+    /// then nothing is sent, and that is audited.
+    pub async fn forgot(
+        &self,
+        username: &str,
+        origin: Origin,
+        ip_allowed: bool,
+    ) -> Result<(), AuthError> {
+        let key = canonical_key(username);
+        let typed = username.trim().chars().take(64).collect::<String>();
+        let ttl = self.config.reset.link_ttl;
+        let max_per_hour = self.config.reset.max_per_hour as usize;
+        let auto_unlock = self.config.lockout.auto_unlock_after.map(|d| d.signed());
+        self.db(move |env| {
+            env.write(|tx| {
+                let now = Timestamp::now();
+                let mut users_t = tx.open_table(USERS)?;
+                let user = users::get(&users_t, &key)?;
+                let (event, detail) = match user {
+                    _ if !ip_allowed => (Event::RateLimited, "POST /forgot over the per-address limit; nothing sent"),
+                    None => (Event::ResetRequested, "unknown user name; nothing sent"),
+                    Some(u) if u.disabled => (Event::ResetRequested, "account disabled; nothing sent"),
+                    Some(u) if u.email.is_none() => (Event::ResetRequested, "account has no email; nothing sent"),
+                    Some(mut u) => {
+                        u.reset_mails.retain(|t| now.duration_since(*t) < HOUR);
+                        if u.reset_mails.len() >= max_per_hour {
+                            (Event::RateLimited, "reset.max_per_hour reached for this account; nothing sent")
+                        } else {
+                            u.reset_mails.push(now);
+                            let locked = super::login::is_locked(&u, now, auto_unlock);
+                            let detail = if locked {
+                                // SECURITY L4: a locked account gets no link, only the notice.
+                                env.mail_user(tx, &u, MailKind::Locked, context! {}, None)?;
+                                "account locked; lockout notice mailed"
+                            } else {
+                                let issued = links::issue(
+                                    &mut Tokens::open(tx)?,
+                                    TokenKind::Reset,
+                                    Some(&key),
+                                    None,
+                                    ttl.signed(),
+                                    now,
+                                )?;
+                                let vars = context! {
+                                    link => links::url(&env.config.server.base_url, "reset", &issued.token),
+                                    valid_for => human_duration(ttl.as_duration()),
+                                };
+                                env.mail_user(tx, &u, MailKind::Reset, vars, Some(issued.expires_at))?;
+                                "reset link mailed"
+                            };
+                            users::put(&mut users_t, &u)?;
+                            (Event::ResetRequested, detail)
+                        }
+                    }
+                };
+                audit::append(&mut tx.open_table(AUDIT)?, event, Some(&typed), &origin, Some(detail.into()))?;
+                Ok::<_, AuthError>(())
+            })
+        })
+        .await?;
+        self.mailer.wake();
+        Ok(())
+    }
+
+    /// The account behind a live reset token, or `None` (expired, spent, unknown).
+    pub async fn reset_view(&self, token: String) -> Result<Option<UserRecord>, StoreError> {
+        if !token::looks_valid(&token) {
+            return Ok(None);
+        }
+        self.db(move |env| {
+            env.read(|tx| {
+                let Some(t) = tokens::get(&tx.open_table(TOKENS)?, &token::hash(&token))? else {
+                    return Ok(None);
+                };
+                if t.kind != TokenKind::Reset || !t.is_live(Timestamp::now()) {
+                    return Ok(None);
+                }
+                let key = t.user.unwrap_or_default();
+                users::get(&tx.open_table(USERS)?, &key)
+            })
+        })
+        .await
+    }
+
+    /// Completes a reset: checks the new password, then spends the token and
+    /// installs it in one transaction (exactly one of many parallel posts wins,
+    /// SECURITY R3). Unlocks the account, ends its sessions and voids its other
+    /// links (R5, R8), and mails a notice.
+    pub async fn complete_reset(
+        &self,
+        token: String,
+        user: &UserRecord,
+        password: crate::domain::secret::Secret,
+        confirm: crate::domain::secret::Secret,
+        origin: Origin,
+    ) -> Result<ResetOutcome, AuthError> {
+        let phc = match self.check_new_password(user, password, confirm).await? {
+            Ok(phc) => phc,
+            Err(errors) => return Ok(ResetOutcome::Refused(errors)),
+        };
+        let history = self.config.policy.history;
+        let done = self
+            .db(move |env| {
+                env.write(|tx| {
+                    let mut tokens_t = Tokens::open(tx)?;
+                    let hash = token::hash(&token);
+                    let live = tokens_t
+                        .get(&hash)?
+                        .filter(|t| t.kind == TokenKind::Reset && t.is_live(Timestamp::now()));
+                    let Some(t) = live else {
+                        return Ok(false);
+                    };
+                    tokens_t.take(&hash)?;
+                    let key = t.user.unwrap_or_default();
+                    let mut users_t = tx.open_table(USERS)?;
+                    let Some(mut user) = users::get(&users_t, &key)? else {
+                        return Ok(false);
+                    };
+                    let now = Timestamp::now();
+                    set_password(&mut user, phc, now, history);
+                    users::put(&mut users_t, &user)?;
+                    links::void_all(&mut tokens_t, &key)?;
+                    env.mail_user(
+                        tx,
+                        &user,
+                        MailKind::PasswordChanged,
+                        context! { when => mail_time(now) },
+                        None,
+                    )?;
+                    audit::append(
+                        &mut tx.open_table(AUDIT)?,
+                        Event::ResetCompleted,
+                        Some(&user.username),
+                        &origin,
+                        Some(
+                            "password set by reset link; account unlocked; every session ended"
+                                .into(),
+                        ),
+                    )?;
+                    Ok::<_, AuthError>(true)
+                })
+            })
+            .await?;
+        self.mailer.wake();
+        Ok(if done {
+            ResetOutcome::Done
+        } else {
+            ResetOutcome::Gone
+        })
+    }
+}
