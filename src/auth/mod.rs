@@ -152,11 +152,13 @@ impl Env {
         self.mailer.queue(
             tx,
             &self.config,
-            kind,
-            to,
-            Some(&user.username),
-            vars,
-            expires_at,
+            crate::mail::Outgoing {
+                kind,
+                to,
+                user: Some(&user.username),
+                vars,
+                expires_at,
+            },
         )?;
         Ok(())
     }

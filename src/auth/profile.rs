@@ -100,11 +100,13 @@ impl Auth {
                 env.mailer.queue(
                     tx,
                     &env.config,
-                    MailKind::ConfirmEmail,
-                    new.as_str(),
-                    Some(&u.username),
-                    vars,
-                    Some(issued.expires_at),
+                    crate::mail::Outgoing {
+                        kind: MailKind::ConfirmEmail,
+                        to: new.as_str(),
+                        user: Some(&u.username),
+                        vars,
+                        expires_at: Some(issued.expires_at),
+                    },
                 )?;
                 audit::append(
                     &mut tx.open_table(AUDIT)?,

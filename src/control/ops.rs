@@ -17,8 +17,8 @@ use crate::domain::license;
 use crate::domain::password::NewPassword;
 use crate::domain::phone::Phone;
 use crate::domain::username::{Username, canonical_key};
-use crate::mail::Mailer;
 use crate::mail::compose::{MailKind, human_duration};
+use crate::mail::{Mailer, Outgoing};
 use crate::store::audit::{self, Event, Origin};
 use crate::store::outbox;
 use crate::store::tables::{AUDIT, OUTBOX, USERS};
@@ -178,11 +178,13 @@ impl Ops<'_> {
                 .queue(
                     tx,
                     self.config,
-                    MailKind::Setup,
-                    to,
-                    Some(&user.username),
-                    vars,
-                    Some(issued.expires_at),
+                    Outgoing {
+                        kind: MailKind::Setup,
+                        to,
+                        user: Some(&user.username),
+                        vars,
+                        expires_at: Some(issued.expires_at),
+                    },
                 )
                 .map_err(|e| OpError::new(e.to_string()))?;
         }
@@ -208,7 +210,11 @@ impl Ops<'_> {
                 (true, Some(to)) => {
                     let vars = context! { user => user.mail_ctx(), link => link.as_str(), valid_for => human_duration(ttl.as_duration()) };
                     self.mailer
-                        .queue(tx, self.config, MailKind::Reset, to, Some(&user.username), vars, Some(issued.expires_at))
+                        .queue(
+                tx,
+                self.config,
+                Outgoing { kind: MailKind::Reset, to, user: Some(&user.username), vars, expires_at: Some(issued.expires_at) },
+            )
                         .map_err(|e| OpError::new(e.to_string()))?;
                     Some(to.to_owned())
                 }

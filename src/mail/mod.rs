@@ -34,6 +34,18 @@ pub enum MailError {
     Store(#[from] StoreError),
 }
 
+/// One message to queue.
+pub struct Outgoing<'a> {
+    pub kind: MailKind,
+    pub to: &'a str,
+    /// The account concerned, for the audit log if the message is dropped.
+    pub user: Option<&'a str>,
+    /// The kind's template variables (`org` and `helpdesk` are added).
+    pub vars: Value,
+    /// When the link inside stops working; `None` for notices without a link.
+    pub expires_at: Option<Timestamp>,
+}
+
 /// Renders, seals and queues messages; wakes the worker after a commit.
 pub struct Mailer {
     templates: MailTemplates,
@@ -52,17 +64,20 @@ impl Mailer {
         })
     }
 
-    /// Queues `kind` to `to` in the caller's transaction. `expires_at` is when its link dies.
+    /// Queues a message in the caller's transaction.
     pub fn queue(
         &self,
         tx: &WriteTransaction,
         config: &Config,
-        kind: MailKind,
-        to: &str,
-        user: Option<&str>,
-        vars: Value,
-        expires_at: Option<Timestamp>,
+        mail: Outgoing<'_>,
     ) -> Result<u64, MailError> {
+        let Outgoing {
+            kind,
+            to,
+            user,
+            vars,
+            expires_at,
+        } = mail;
         let rendered = self.templates.render(config, kind, to, vars)?;
         let now = Timestamp::now();
         let record = OutboxRecord {
