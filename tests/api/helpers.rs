@@ -7,12 +7,14 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
 use latchkey::auth::Auth;
-use latchkey::config::{Config, Dur};
+use latchkey::config::{Config, Dur, Smtp, SmtpSecurity};
 use latchkey::control::ops::Ops;
 use latchkey::control::protocol::{NewUser, Request, Response};
 use latchkey::domain::secret::Secret;
 use latchkey::server::{self, Running};
 use latchkey::store::audit::Origin;
+
+pub use crate::smtp::SmtpSink;
 
 /// A password that meets the default policy.
 pub const PASSWORD: &str = "Kettle-Blue-42x";
@@ -26,6 +28,29 @@ pub struct TestApp {
     pub auth: Arc<Auth>,
     pub setup_link: Option<String>,
     running: Option<Running>,
+}
+
+/// Starts a server that delivers mail to a fresh SMTP sink.
+pub async fn spawn_with_smtp(adjust: impl FnOnce(&mut Config)) -> (TestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let port = sink.port;
+    let app = spawn_with(|c| {
+        point_at_sink(c, port);
+        adjust(c);
+    })
+    .await;
+    (app, sink)
+}
+
+/// Sends mail to 127.0.0.1:`port` in plain SMTP.
+pub fn point_at_sink(config: &mut Config, port: u16) {
+    config.mail.smtp = Some(Smtp {
+        host: "127.0.0.1".into(),
+        port,
+        security: SmtpSecurity::None,
+        username: None,
+        password: None,
+    });
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -1,6 +1,7 @@
 //! Integration tests: the real router on 127.0.0.1:0, the real store, the real binary.
 
 mod helpers;
+mod smtp;
 
 mod cli;
 mod cli_server;
@@ -8,6 +9,7 @@ mod csrf;
 mod hardening;
 mod lockout;
 mod login;
+mod mail;
 mod pages;
 mod sessions;
 mod setup;
