@@ -4,7 +4,10 @@
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio_rustls::TlsConnector;
 
 use mail_send::SmtpClientBuilder;
 use mail_send::smtp::message::{Address, Message};
@@ -55,13 +58,14 @@ impl Transport {
 }
 
 async fn send_smtp(smtp: &Smtp, from: &str, to: &str, bytes: &[u8]) -> Result<(), String> {
-    // mail-send builds its TLS settings even for plain connections; rustls needs
-    // one crypto provider installed for the process (ring is the one we build).
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = SmtpClientBuilder::new(smtp.host.as_str(), smtp.port)
-        .map_err(|e| format!("cannot set up TLS: {e}"))?
-        .implicit_tls(smtp.security == SmtpSecurity::Tls)
-        .timeout(SMTP_TIMEOUT);
+    let connector = match smtp.security {
+        SmtpSecurity::None => unused_tls_connector()?,
+        SmtpSecurity::Starttls | SmtpSecurity::Tls => verifying_tls_connector()?,
+    };
+    let mut builder =
+        SmtpClientBuilder::new_with_tls_connector(smtp.host.as_str(), smtp.port, connector)
+            .implicit_tls(smtp.security == SmtpSecurity::Tls)
+            .timeout(SMTP_TIMEOUT);
     if let (Some(user), Some(pass)) = (&smtp.username, &smtp.password) {
         builder = builder.credentials((user.as_str(), pass.expose()));
     }
@@ -95,6 +99,41 @@ async fn send_smtp(smtp: &Smtp, from: &str, to: &str, bytes: &[u8]) -> Result<()
         },
     };
     result.map(|_| ()).map_err(|e| explain(smtp, &e))
+}
+
+fn ring() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Verifies the server against the system's CA certificates (package ca-certificates).
+fn verifying_tls_connector() -> Result<TlsConnector, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for cert in found.certs {
+        let _ = roots.add(cert);
+    }
+    if roots.is_empty() {
+        return Err(
+            "no CA certificates found on this machine (install the ca-certificates package)".into(),
+        );
+    }
+    let config = rustls::ClientConfig::builder_with_provider(ring())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// `security = "none"` never starts TLS, but mail-send wants a connector anyway;
+/// this one trusts nothing, so it needs no CA store.
+fn unused_tls_connector() -> Result<TlsConnector, String> {
+    let config = rustls::ClientConfig::builder_with_provider(ring())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
 }
 
 /// Plain words, with a hint where the usual mistake is a port/security mismatch.

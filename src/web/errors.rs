@@ -119,7 +119,7 @@ pub fn page_for(status: StatusCode) -> ErrorPage {
         ),
         410 => (
             "Link expired",
-            "This link has expired or was already used. Ask for a new one.",
+            "This link is expired or already used. Ask for a new one.",
         ),
         413 => ("Too much data", "The form sent more data than allowed."),
         429 => (

@@ -7,6 +7,7 @@ use minijinja::{Value, context};
 use super::{AppState, WebError, cookies, csrf::Csrf};
 use crate::domain::password::rule_lines;
 use crate::domain::secret::Secret;
+use crate::mail::compose::human_duration;
 use crate::store::users::UserRecord;
 
 /// The user as templates see them (header, profile pop-up).
@@ -34,6 +35,7 @@ impl AppState {
             org => config.organization.name.as_str(),
             user => user.map(user_ctx),
             csrf_token => csrf.token.as_str(),
+            link_valid_for => human_duration(config.reset.link_ttl.as_duration()),
             rules => Value::from(minijinja::value::Serde(rule_lines(&config.policy.rules()))),
             helpdesk => context! {
                 email => config.helpdesk.email.as_str(),

@@ -11,7 +11,14 @@ async fn forgot_password_mails_a_reset_link() {
     app.add_user("alice", PASSWORD).await;
     let client = app.client();
 
-    let res = submit(&client, &app, "/forgot", "/forgot", &[("username", "alice")]).await;
+    let res = submit(
+        &client,
+        &app,
+        "/forgot",
+        "/forgot",
+        &[("username", "alice")],
+    )
+    .await;
 
     assert_eq!(res.status(), 200);
     let mail = sink.wait_for(1, Duration::from_secs(5)).await;

@@ -4,6 +4,7 @@ mod helpers;
 mod smtp;
 
 mod cli;
+mod cli_mail;
 mod cli_server;
 mod csrf;
 mod hardening;
@@ -11,5 +12,7 @@ mod lockout;
 mod login;
 mod mail;
 mod pages;
+mod profile;
+mod reset;
 mod sessions;
 mod setup;

@@ -44,7 +44,11 @@ impl Received {
     pub fn header(&self, name: &str) -> Option<String> {
         let head = self.raw.split("\r\n\r\n").next()?;
         head.split("\r\n")
-            .find(|l| l.len() > name.len() && l[..name.len()].eq_ignore_ascii_case(name) && l.as_bytes()[name.len()] == b':')
+            .find(|l| {
+                l.len() > name.len()
+                    && l[..name.len()].eq_ignore_ascii_case(name)
+                    && l.as_bytes()[name.len()] == b':'
+            })
             .map(|l| l[name.len() + 1..].trim().to_owned())
     }
 }
@@ -55,10 +59,15 @@ fn decode(raw: &str) -> String {
     let mut out = String::new();
     // Decode every base64 body part, keep everything else as is.
     let mut rest = unfolded.as_str();
-    while let Some(i) = rest.to_ascii_lowercase().find("content-transfer-encoding: base64") {
+    while let Some(i) = rest
+        .to_ascii_lowercase()
+        .find("content-transfer-encoding: base64")
+    {
         out.push_str(&rest[..i]);
         let after = &rest[i..];
-        let Some(body_start) = after.find("\r\n\r\n") else { break };
+        let Some(body_start) = after.find("\r\n\r\n") else {
+            break;
+        };
         let body = &after[body_start + 4..];
         let body_end = body.find("\r\n--").unwrap_or(body.len());
         let compact: String = body[..body_end].split_whitespace().collect();
@@ -85,7 +94,9 @@ impl SmtpSink {
 
     /// Listens on 127.0.0.1:`port` (0: any free port).
     pub async fn start_on(port: u16) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("sink binds");
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("sink binds");
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let arrived = Arc::new(Notify::new());
@@ -156,7 +167,10 @@ async fn session(
         let upper = line.to_ascii_uppercase();
         let reply: &[u8] = if upper.starts_with("EHLO") {
             b"250-sink\r\n250-8BITMIME\r\n250 SIZE 10000000\r\n"
-        } else if upper.starts_with("HELO") || upper.starts_with("RSET") || upper.starts_with("NOOP") {
+        } else if upper.starts_with("HELO")
+            || upper.starts_with("RSET")
+            || upper.starts_with("NOOP")
+        {
             b"250 OK\r\n"
         } else if upper.starts_with("MAIL FROM:") {
             from = address(&line);

@@ -6,7 +6,6 @@ use axum::response::Response;
 use jiff::Timestamp;
 use minijinja::context;
 
-use crate::mail::compose::human_duration;
 use crate::store::users::UserRecord;
 use crate::web::AppState;
 use crate::web::csrf::Csrf;
@@ -41,9 +40,6 @@ fn expiry_days(state: &AppState, user: &UserRecord, now: Timestamp) -> Option<i6
 pub async fn help(State(state): State<AppState>, session: MaybeSession, csrf: Csrf) -> Response {
     let config = &state.auth.config;
     let user = session.full().map(|s| &s.user);
-    let ctx = context! {
-        max_failures => config.lockout.max_failures,
-        link_valid_for => human_duration(config.reset.link_ttl.as_duration()),
-    };
+    let ctx = context! { max_failures => config.lockout.max_failures };
     state.page(StatusCode::OK, "help.html", &csrf, user, ctx)
 }
