@@ -75,9 +75,50 @@ pub enum Command {
     /// Mail delivery.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Write a consistent online backup of all data to FILE (safe while serving; mode 0600).
+    #[command(args_conflicts_with_subcommands = true)]
+    Backup(BackupArgs),
+    /// Replace all data with a backup after checking it (the server must be stopped).
+    Restore {
+        /// A file written by `latchkey backup`.
+        file: PathBuf,
+    },
+    /// HTTPS certificates.
+    #[command(subcommand)]
+    Tls(TlsCommand),
     /// Check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TlsCommand {
+    /// Write a self-signed certificate and key for a LAN deployment, and say how to trust it.
+    SelfSigned {
+        /// The host name staff type in the browser (e.g. latchkey.agency.lan).
+        #[arg(long)]
+        host: String,
+        /// An IP address the certificate should also cover (repeatable).
+        #[arg(long = "ip", value_name = "ADDR")]
+        ips: Vec<std::net::IpAddr>,
+        /// Directory for cert.pem and key.pem (default: <data_dir>/tls).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the backup.
+    pub file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<BackupCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Open a backup read-only, check its digest, integrity and schema, print counts.
+    Verify { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +274,38 @@ pub fn run_admin(cli: &Cli, config: &Config) -> anyhow::Result<()> {
         },
         Command::Mail(MailCommand::Queue) => Request::MailQueue,
         Command::Mail(MailCommand::Test { address }) => return mail_test(config, address),
+        Command::Backup(BackupArgs {
+            command: Some(BackupCommand::Verify { file }),
+            ..
+        }) => {
+            let counts = crate::store::backup::verify(file)?;
+            output::print(
+                &crate::control::protocol::Response::Backup {
+                    path: file.clone(),
+                    counts,
+                },
+                cli.json,
+            );
+            return Ok(());
+        }
+        Command::Backup(BackupArgs {
+            file: Some(file), ..
+        }) => Request::Backup {
+            path: absolute(file)?,
+        },
+        Command::Backup(BackupArgs {
+            file: None,
+            command: None,
+        }) => {
+            anyhow::bail!(
+                "give the backup file: `latchkey backup FILE` (or `latchkey backup verify FILE`)"
+            )
+        }
+        Command::Restore { file } => return restore(config, file),
+        Command::Tls(TlsCommand::SelfSigned { host, ips, out }) => {
+            let dir = out.clone().unwrap_or_else(|| config.data_dir.join("tls"));
+            return self_signed(&dir, host, ips);
+        }
     };
     let response =
         client::run(config, request).map_err(|OpError { message }| anyhow::anyhow!(message))?;
@@ -366,5 +439,83 @@ fn mail_test(config: &Config, address: &str) -> anyhow::Result<()> {
         to.as_str(),
         transport.describe()
     );
+    Ok(())
+}
+
+/// The server may run elsewhere in the file system: send it absolute paths.
+fn absolute(path: &std::path::Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
+}
+
+/// `restore FILE`: only with the server stopped; checks first, keeps the old data beside.
+fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    use crate::store::Store;
+    use crate::store::audit::{Event, Origin, append};
+    use crate::store::tables::AUDIT;
+
+    if client::server_is_running(config) {
+        anyhow::bail!(
+            "latchkey serve is running on {}; stop it before restoring (restore replaces all data)",
+            config.data_dir.display()
+        );
+    }
+    // Holding the store proves no other process uses the directory right now.
+    drop(client::open_briefly(config).map_err(|e| anyhow::anyhow!(e.message))?);
+    let (counts, kept) = crate::store::backup::restore(file, &config.data_dir)?;
+    let store = Store::open(&config.data_dir)?;
+    let operator = crate::control::os_user_name(nix::unistd::getuid());
+    let detail = format!(
+        "restored from {} ({} accounts); sessions, links and queued mail voided",
+        file.display(),
+        counts.users
+    );
+    store.write(|tx| {
+        append(
+            &mut tx.open_table(AUDIT)?,
+            Event::BackupRestored,
+            None,
+            &Origin::operator(&operator),
+            Some(detail),
+        )
+    })?;
+    println!("restored {} accounts from {}", counts.users, file.display());
+    if let Some(kept) = kept {
+        println!("the previous data is kept as {}", kept.display());
+    }
+    Ok(())
+}
+
+fn self_signed(dir: &std::path::Path, host: &str, ips: &[std::net::IpAddr]) -> anyhow::Result<()> {
+    let written = crate::tls::self_signed(dir, host, ips)?;
+    let cert = std::path::absolute(&written.cert)?;
+    let key = std::path::absolute(&written.key)?;
+    println!(
+        "wrote {} and {} (key mode 0600)",
+        cert.display(),
+        key.display()
+    );
+    println!();
+    println!("Serve HTTPS with it by adding to the config:");
+    println!("  [server]");
+    println!("  tls_cert = \"{}\"", cert.display());
+    println!("  tls_key = \"{}\"", key.display());
+    println!(
+        "  base_url = \"https://{host}:8443\"   # the address staff use; match server.listen's port"
+    );
+    println!();
+    println!("Browsers warn about a self-signed certificate until each workstation trusts it:");
+    println!(
+        "  Windows:  certutil -addstore -f Root cert.pem   (as administrator), or Group Policy"
+    );
+    println!(
+        "  macOS:    sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain cert.pem"
+    );
+    println!(
+        "  Debian/Ubuntu: sudo cp cert.pem /usr/local/share/ca-certificates/latchkey.crt && sudo update-ca-certificates"
+    );
+    println!(
+        "  Firefox keeps its own store: Settings > Privacy & Security > Certificates > Import."
+    );
+    println!("Copy only cert.pem to workstations; key.pem never leaves this machine.");
     Ok(())
 }

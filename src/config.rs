@@ -28,6 +28,7 @@ pub struct Config {
     pub session: Session,
     pub mail: Mail,
     pub helpdesk: Helpdesk,
+    pub metrics: Metrics,
 }
 
 impl Default for Config {
@@ -45,6 +46,7 @@ impl Default for Config {
             session: Session::default(),
             mail: Mail::default(),
             helpdesk: Helpdesk::default(),
+            metrics: Metrics::default(),
         }
     }
 }
@@ -324,6 +326,23 @@ impl Default for Helpdesk {
     }
 }
 
+/// `/metrics` (Prometheus text) on a listener of its own, loopback only.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9101)),
+        }
+    }
+}
+
 fn mask_secret<S: Serializer>(value: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
     match value {
         Some(_) => s.serialize_str("********"),
@@ -520,6 +539,15 @@ impl Config {
         }
         nonzero(self.license.default_term, "license.default_term")?;
         nonzero(self.backup.every, "backup.every")?;
+        if self.metrics.enabled && !self.metrics.listen.ip().is_loopback() {
+            return Err(format!(
+                "metrics.listen {} must be a loopback address (127.0.0.1 or ::1); use a proxy to expose metrics further",
+                self.metrics.listen
+            ));
+        }
+        if self.organization.name.contains(['\r', '\n']) {
+            return Err("organization.name must be one line".into());
+        }
         if self.backup.keep == 0 {
             return Err("backup.keep must be at least 1".into());
         }

@@ -8,6 +8,8 @@ pub mod config;
 pub mod control;
 pub mod domain;
 pub mod mail;
+pub mod metrics;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod web;

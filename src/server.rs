@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -25,21 +25,22 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// A started server. Dropping it without [`Running::stop`] leaves it running until the runtime ends.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `/metrics` answers, when enabled.
+    pub metrics_addr: Option<SocketAddr>,
     /// The first-administrator link, when the data file has no account yet.
     pub setup_link: Option<String>,
     pub auth: Arc<Auth>,
-    stop: oneshot::Sender<()>,
+    stop: Stop,
     web: JoinHandle<std::io::Result<()>>,
     background: Vec<JoinHandle<()>>,
 }
 
 /// Opens everything and starts serving; fails fast with an operator-readable reason.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    if config.server.https() {
-        bail!(
-            "server.tls_cert/tls_key are set, but this version serves HTTP only; remove them or put a TLS proxy in front"
-        );
-    }
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+        _ => None,
+    };
     let config = Arc::new(config);
     let dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&dir))
@@ -72,29 +73,124 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let control = ControlSocket::bind(&socket_path)
         .with_context(|| format!("cannot create the control socket {}", socket_path.display()))?;
 
+    let metrics = match config.metrics.enabled {
+        true => Some(serve_metrics(auth.clone(), config.metrics.listen).await?),
+        false => None,
+    };
+    let metrics_addr = metrics.as_ref().map(|(addr, _)| *addr);
+
     let background = vec![
         tokio::spawn(control.run(auth.clone())),
         tokio::spawn(sweep_forever(auth.clone())),
         tokio::spawn(Worker::new(auth.clone()).run()),
         tokio::spawn(remind_forever(auth.clone())),
     ];
-    let (stop, stopped) = oneshot::channel::<()>();
+    let mut background = background;
+    background.extend(metrics.map(|(_, task)| task));
+    if let Some(dir) = config.backup.dir.clone() {
+        background.push(tokio::spawn(backup_forever(auth.clone(), dir)));
+    }
     let app = web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let web = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let (stop, web) = match tls {
+        None => {
+            let (stop, stopped) = oneshot::channel::<()>();
+            let web = tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+            });
+            (Stop::Plain(stop), web)
+        }
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let server = axum_server::tls_rustls::from_tcp_rustls(
+                listener.into_std()?,
+                axum_server::tls_rustls::RustlsConfig::from_config(tls),
+            )?
+            .handle(handle.clone());
+            (Stop::Tls(handle), tokio::spawn(server.serve(app)))
+        }
+    };
     Ok(Running {
         addr,
+        metrics_addr,
         setup_link,
         auth,
         stop,
         web,
         background,
     })
+}
+
+/// How the web listener is told to finish.
+enum Stop {
+    Plain(oneshot::Sender<()>),
+    Tls(axum_server::Handle<SocketAddr>),
+}
+
+/// Open requests may take this long to finish after a stop.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// `/metrics` on its own loopback listener (config `[metrics]`).
+async fn serve_metrics(
+    auth: Arc<Auth>,
+    listen: SocketAddr,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (metrics.listen)"))?;
+    let addr = listener.local_addr()?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let auth = auth.clone();
+            async move { metrics_text(&auth).await }
+        }),
+    );
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "metrics listener failed");
+        }
+    });
+    Ok((addr, task))
+}
+
+async fn metrics_text(auth: &Auth) -> axum::response::Response {
+    use crate::store::tables::{OUTBOX, SESSIONS, USERS};
+    use axum::response::IntoResponse;
+    use redb::ReadableTableMetadata;
+    let counts = auth
+        .db(|env| {
+            env.read(|tx| {
+                Ok::<_, StoreError>((
+                    tx.open_table(SESSIONS)?.len()?,
+                    tx.open_table(OUTBOX)?.len()?,
+                    tx.open_table(USERS)?.len()?,
+                ))
+            })
+        })
+        .await;
+    let Ok((sessions_live, mail_waiting, accounts)) = counts else {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let gauges = crate::metrics::Gauges {
+        mail_queued_total: auth.mailer.queued_total(),
+        hash_in_use: auth.hasher.in_use(),
+        hash_queued: auth.hasher.queued(),
+        sessions_live,
+        mail_waiting,
+        accounts,
+    };
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        auth.metrics.render(&gauges),
+    )
+        .into_response()
 }
 
 impl Running {
@@ -109,7 +205,12 @@ impl Running {
 
     /// Stops accepting, finishes open requests, removes the control socket.
     pub async fn stop(self) -> anyhow::Result<()> {
-        let _ = self.stop.send(());
+        match self.stop {
+            Stop::Plain(tx) => {
+                let _ = tx.send(());
+            }
+            Stop::Tls(handle) => handle.graceful_shutdown(Some(GRACE)),
+        }
         let served = self.web.await.context("web server task failed")?;
         for task in self.background {
             task.abort();
@@ -140,6 +241,25 @@ async fn remind_forever(auth: Arc<Auth>) {
         tick.tick().await;
         if let Err(e) = auth.send_expiry_reminders().await {
             tracing::warn!(error = %e, "queueing password expiry reminders failed");
+        }
+    }
+}
+
+/// Scheduled online backups into `[backup] dir`, keeping the newest `keep`.
+async fn backup_forever(auth: Arc<Auth>, dir: std::path::PathBuf) {
+    let mut tick = tokio::time::interval(auth.config.backup.every.as_duration());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is immediate: the first backup comes one period after start
+    loop {
+        tick.tick().await;
+        let keep = auth.config.backup.keep;
+        let dir = dir.clone();
+        let result = auth
+            .db(move |env| crate::store::backup::scheduled(&env.store, &dir, keep))
+            .await;
+        match result {
+            Ok(path) => tracing::info!(path = %path.display(), "scheduled backup written"),
+            Err(e) => tracing::error!(error = %e, "scheduled backup failed"),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::domain::license;
 use crate::domain::password::MAX_INPUT_BYTES;
 use crate::domain::secret::Secret;
 use crate::domain::username::canonical_key;
+use crate::metrics::bump;
 use crate::store::StoreError;
 use crate::store::audit::{self, Event, Origin};
 use crate::store::tables::{AUDIT, SESSIONS, USERS};
@@ -52,10 +53,18 @@ impl Auth {
         let user = self
             .db(move |s| s.read(|tx| users::get(&tx.open_table(USERS)?, &lookup)))
             .await?;
-        match user {
+        let outcome = match user {
             None => self.sign_in_unknown(&key, typed, password, origin).await,
             Some(user) => self.sign_in_known(user, password, origin).await,
-        }
+        }?;
+        let m = &self.metrics;
+        bump(match outcome {
+            SignIn::Success { .. } => &m.sign_ins_ok,
+            SignIn::Failed { .. } => &m.sign_ins_failed,
+            SignIn::Locked => &m.sign_ins_locked,
+            SignIn::LicenseExpired | SignIn::Disabled => &m.sign_ins_refused,
+        });
+        Ok(outcome)
     }
 
     async fn sign_in_unknown(
@@ -229,6 +238,9 @@ impl Auth {
                 })
             })
             .await?;
+        if matches!(outcome, SignIn::Locked) {
+            bump(&self.metrics.lockouts);
+        }
         Ok(outcome)
     }
 

@@ -51,6 +51,7 @@ pub struct Auth {
     pub config: Arc<Config>,
     pub hasher: Hasher,
     pub mailer: Arc<Mailer>,
+    pub metrics: crate::metrics::Metrics,
     locks: KeyedLocks,
     unknown: UnknownNames,
 }
@@ -66,6 +67,7 @@ impl Auth {
             config,
             hasher,
             mailer,
+            metrics: crate::metrics::Metrics::default(),
             locks: KeyedLocks::default(),
             unknown: UnknownNames::new(UNKNOWN_NAME_CAPACITY),
         }

@@ -13,6 +13,7 @@ use super::password::mail_time;
 use super::{Auth, AuthError, setup::set_password, token};
 use crate::domain::username::canonical_key;
 use crate::mail::compose::{MailKind, human_duration};
+use crate::metrics::bump;
 use crate::store::StoreError;
 use crate::store::audit::{self, Event, Origin};
 use crate::store::tables::{AUDIT, TOKENS, USERS};
@@ -20,6 +21,7 @@ use crate::store::tokens::{self, TokenKind, Tokens};
 use crate::store::users::{self, UserRecord};
 
 const HOUR: SignedDuration = SignedDuration::from_hours(1);
+const LINK_MAILED: &str = "reset link mailed";
 
 /// What completing a reset link came to.
 pub enum ResetOutcome {
@@ -45,7 +47,7 @@ impl Auth {
         let ttl = self.config.reset.link_ttl;
         let max_per_hour = self.config.reset.max_per_hour as usize;
         let auto_unlock = self.config.lockout.auto_unlock_after.map(|d| d.signed());
-        self.db(move |env| {
+        let mailed = self.db(move |env| {
             env.write(|tx| {
                 let now = Timestamp::now();
                 let mut users_t = tx.open_table(USERS)?;
@@ -80,7 +82,7 @@ impl Auth {
                                     valid_for => human_duration(ttl.as_duration()),
                                 };
                                 env.mail_user(tx, &u, MailKind::Reset, vars, Some(issued.expires_at))?;
-                                "reset link mailed"
+                                LINK_MAILED
                             };
                             users::put(&mut users_t, &u)?;
                             (Event::ResetRequested, detail)
@@ -88,10 +90,13 @@ impl Auth {
                     }
                 };
                 audit::append(&mut tx.open_table(AUDIT)?, event, Some(&typed), &origin, Some(detail.into()))?;
-                Ok::<_, AuthError>(())
+                Ok::<_, AuthError>(detail == LINK_MAILED)
             })
         })
         .await?;
+        if mailed {
+            bump(&self.metrics.resets_requested);
+        }
         self.mailer.wake();
         Ok(())
     }

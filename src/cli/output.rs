@@ -63,6 +63,26 @@ pub fn print(response: &Response, json: bool) {
                 queue_table(messages);
             }
         }
+        Response::Backup { path, counts } => {
+            if json {
+                line(&serde_json::json!({ "path": path, "counts": counts }));
+                return;
+            }
+            println!(
+                "{}: schema version {}, {} bytes",
+                path.display(),
+                counts.schema_version,
+                counts.bytes
+            );
+            println!(
+                "  {} accounts, {} sessions, {} links, {} audit events, {} queued messages",
+                counts.users,
+                counts.sessions,
+                counts.tokens,
+                counts.audit_events,
+                counts.queued_mail
+            );
+        }
         Response::Audit { events } => {
             if json {
                 events.iter().for_each(line);

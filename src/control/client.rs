@@ -21,6 +21,11 @@ pub fn run(config: &Config, request: Request) -> Result<Response, OpError> {
     }
 }
 
+/// Whether a server answers on the data directory's control socket.
+pub fn server_is_running(config: &Config) -> bool {
+    UnixStream::connect(super::socket_path(&config.data_dir)).is_ok()
+}
+
 fn over_socket(mut stream: UnixStream, request: &Request) -> Result<Response, OpError> {
     let io = |e: std::io::Error| OpError::new(format!("talking to the running server failed: {e}"));
     let mut line = serde_json::to_vec(request).map_err(|e| OpError::new(e.to_string()))?;

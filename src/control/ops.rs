@@ -58,6 +58,7 @@ impl Ops<'_> {
             Request::Audit { username, limit } => self.audit(username.as_deref(), limit),
             Request::ResetLink { username, send } => self.reset_link(&username, send),
             Request::MailQueue => self.mail_queue(),
+            Request::Backup { path } => self.backup(&path),
         }
     }
 
@@ -228,6 +229,32 @@ impl Ops<'_> {
         })?;
         self.mailer.wake();
         Ok(Response::Link { link, mailed_to })
+    }
+
+    fn backup(&self, path: &std::path::Path) -> Result<Response, OpError> {
+        let counts = self
+            .store
+            .backup_to(path)
+            .map_err(|e| OpError::new(e.to_string()))?;
+        let detail = format!(
+            "{} ({} accounts, {} bytes)",
+            path.display(),
+            counts.users,
+            counts.bytes
+        );
+        self.store.write(|tx| {
+            audit::append(
+                &mut tx.open_table(AUDIT)?,
+                Event::BackupCreated,
+                None,
+                &self.origin,
+                Some(detail),
+            )
+        })?;
+        Ok(Response::Backup {
+            path: path.to_owned(),
+            counts,
+        })
     }
 
     fn mail_queue(&self) -> Result<Response, OpError> {

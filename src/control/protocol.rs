@@ -69,6 +69,10 @@ pub enum Request {
         send: bool,
     },
     MailQueue,
+    /// Write a consistent backup to this absolute path.
+    Backup {
+        path: std::path::PathBuf,
+    },
 }
 
 impl Request {
@@ -91,6 +95,7 @@ impl Request {
             Request::Audit { .. } => "audit",
             Request::ResetLink { .. } => "reset-link",
             Request::MailQueue => "mail queue",
+            Request::Backup { .. } => "backup",
         }
     }
 }
@@ -167,6 +172,11 @@ pub enum Response {
     },
     Queue {
         messages: Vec<QueuedMail>,
+    },
+    /// A backup was written (or checked, or restored).
+    Backup {
+        path: std::path::PathBuf,
+        counts: crate::store::backup::Counts,
     },
 }
 

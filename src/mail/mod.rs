@@ -51,6 +51,7 @@ pub struct Mailer {
     templates: MailTemplates,
     sealer: Sealer,
     wake: Notify,
+    queued: std::sync::atomic::AtomicU64,
 }
 
 impl Mailer {
@@ -61,6 +62,7 @@ impl Mailer {
             templates: MailTemplates::load().context("loading the compiled-in mail templates")?,
             sealer: Sealer::load_or_create(&config.data_dir).context("opening the outbox key")?,
             wake: Notify::new(),
+            queued: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -94,7 +96,15 @@ impl Mailer {
             sealed: STANDARD.encode(self.sealer.seal(&rendered.bytes)),
         };
         let mut table = tx.open_table(OUTBOX).map_err(StoreError::from)?;
-        Ok(outbox::push(&mut table, &record)?)
+        let id = outbox::push(&mut table, &record)?;
+        self.queued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(id)
+    }
+
+    /// Messages queued by this process since it started.
+    pub fn queued_total(&self) -> u64 {
+        self.queued.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Renders a message for immediate sending (`mail test`).

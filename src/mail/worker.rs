@@ -7,6 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::transport::Transport;
 use crate::auth::Auth;
+use crate::metrics::bump;
 use crate::store::StoreError;
 use crate::store::audit::{self, Event, Origin};
 use crate::store::outbox::{self, OutboxRecord};
@@ -71,6 +72,7 @@ impl Worker {
         {
             Ok(()) => {
                 tracing::info!(kind = ?record.kind, attempts = record.attempts + 1, "mail delivered");
+                bump(&self.auth.metrics.mail_sent);
                 self.auth
                     .db(move |s| s.write(|tx| outbox::remove(&mut tx.open_table(OUTBOX)?, id)))
                     .await?;
@@ -78,6 +80,7 @@ impl Worker {
             }
             Err(error) => {
                 tracing::warn!(kind = ?record.kind, attempts = record.attempts + 1, %error, "mail delivery failed; will retry");
+                bump(&self.auth.metrics.mail_failed);
                 let mut record = record;
                 record.attempts += 1;
                 record.next_attempt_at = Timestamp::now()
@@ -101,6 +104,7 @@ impl Worker {
         why: &'static str,
     ) -> Result<(), StoreError> {
         tracing::warn!(kind = ?record.kind, why, "mail dropped");
+        bump(&self.auth.metrics.mail_dropped);
         self.auth
             .db(move |s| {
                 s.write(|tx| {

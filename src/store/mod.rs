@@ -6,6 +6,7 @@
 //! returns `Err` aborts the transaction, so nothing is ever half-written.
 
 pub mod audit;
+pub mod backup;
 pub mod outbox;
 pub mod sessions;
 pub mod tables;
@@ -156,6 +157,9 @@ impl Store {
                 None => 0,
             };
             if found != SCHEMA_VERSION {
+                if found > 0 {
+                    self.backup_before_migration(found)?;
+                }
                 tables::migrate(tx, found)?;
             }
             let mut meta = tx.open_table(META)?;
@@ -166,6 +170,30 @@ impl Store {
             }
             Ok(())
         })
+    }
+}
+
+impl Store {
+    /// Before a migration changes the file, keep a copy of it as a backup.
+    /// Nothing else writes while the store is being opened, so the raw file is consistent.
+    fn backup_before_migration(&self, from: u32) -> Result<(), StoreError> {
+        let path = self.dir.join(DB_FILE);
+        let bytes = std::fs::read(&path).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let stamp = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%SZ")
+            .to_string();
+        let dest = self
+            .dir
+            .join(format!("pre-migration-v{from}-{stamp}.lkbackup"));
+        backup::write_container(&bytes, &dest).map_err(|e| StoreError::Io {
+            path: dest.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        tracing::info!(backup = %dest.display(), from, to = SCHEMA_VERSION, "data file backed up before its schema migration");
+        Ok(())
     }
 }
 

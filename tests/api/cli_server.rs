@@ -43,7 +43,11 @@ impl ChildGuard {
 /// A config file that listens on an ephemeral port.
 fn ephemeral_config(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("serve.toml");
-    std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
     path
 }
 

@@ -82,6 +82,7 @@ pub fn test_config(data_dir: &Path) -> Config {
         ..Config::default()
     };
     config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.metrics.listen = "127.0.0.1:0".parse().unwrap();
     config.session.idle_timeout = Dur::minutes(30);
     config
 }
