@@ -1,0 +1,359 @@
+//! SECURITY D1 with the real binary: whatever a client saw succeed survives a
+//! `kill -9` of `latchkey serve` under write load: password changes, locks,
+//! spent reset links.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+const BOB_PASSWORD: &str = "Bob-Kettle-Green-7";
+
+/// `latchkey serve` as a child process; killed (SIGKILL) and reaped when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Server {
+    /// Starts the binary on `data` and waits until `/healthz` answers.
+    async fn start(data: &Path, config: &Path) -> Server {
+        let mut child = Command::new(binary())
+            .arg("--config")
+            .arg(config)
+            .arg("--data")
+            .arg(data)
+            .arg("serve")
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .current_dir(config.parent().unwrap())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary runs");
+        let stderr = child.stderr.take().unwrap();
+        let mut server = Server {
+            child,
+            base: String::new(),
+        };
+        let port = listening_port(stderr, Duration::from_secs(15));
+        server.base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let health = reqwest::get(format!("{}/healthz", server.base)).await;
+            if health.is_ok_and(|r| r.status() == 200) {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "/healthz never answered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `kill -9`, then waits for the process to be gone.
+    fn kill_hard(mut self) {
+        self.child.kill().expect("SIGKILL sent");
+        let status = self.child.wait().expect("child reaped");
+        assert!(!status.success(), "killed, not exited: {status:?}");
+    }
+}
+
+/// Reads stderr on a thread (draining it for the child's whole life) and
+/// returns the port of the first `addr=127.0.0.1:PORT` line.
+fn listening_port(stderr: impl std::io::Read + Send + 'static, limit: Duration) -> u16 {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !sent && let Some(port) = port_in(&strip_ansi(&line)) {
+                sent = tx.send(Ok(port)).is_ok();
+            } else if !sent {
+                let _ = tx.send(Err(line));
+            }
+        }
+    });
+    let deadline = Instant::now() + limit;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Ok(port)) => return port,
+            Ok(Err(line)) => seen.push(line),
+            Err(_) => panic!("serve never said where it listens; stderr: {seen:#?}"),
+        }
+    }
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for end in chars.by_ref() {
+                if end.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn port_in(line: &str) -> Option<u16> {
+    let rest = &line[line.find("addr=127.0.0.1:")? + "addr=127.0.0.1:".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// GETs `page` for a CSRF token, then POSTs `fields` with it to `action`.
+async fn post_form(
+    client: &reqwest::Client,
+    base: &str,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Result<reqwest::Response> {
+    let html = client
+        .get(format!("{base}{page}"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let token = csrf_token(&html);
+    let mut form = fields.to_vec();
+    form.push(("csrf_token", &token));
+    client
+        .post(format!("{base}{action}"))
+        .form(&form)
+        .send()
+        .await
+}
+
+async fn sign_in(client: &reqwest::Client, base: &str, user: &str, password: &str) -> u16 {
+    let fields = [("username", user), ("password", password)];
+    post_form(client, base, "/login", "/login", &fields)
+        .await
+        .expect("sign-in answered")
+        .status()
+        .as_u16()
+}
+
+/// Wrong-password sign-ins for bob from a few browsers until told to stop or
+/// the server goes away; counts answers and acknowledged locks (403).
+struct Flood {
+    stop: Arc<AtomicBool>,
+    answered: Arc<AtomicUsize>,
+    locked: Arc<AtomicUsize>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Flood {
+    fn start(base: &str) -> Flood {
+        let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let locked = Arc::new(AtomicUsize::new(0));
+        let tasks = (0..3)
+            .map(|_| {
+                let (base, stop) = (base.to_owned(), stop.clone());
+                let (answered, locked) = (answered.clone(), locked.clone());
+                tokio::spawn(async move {
+                    let client = browser();
+                    let fields = [("username", "bob"), ("password", "Not-Bobs-Kettle-1")];
+                    while !stop.load(Ordering::SeqCst) {
+                        let Ok(res) = post_form(&client, &base, "/login", "/login", &fields).await
+                        else {
+                            break; // the server was killed
+                        };
+                        match res.status().as_u16() {
+                            401 => {}
+                            403 => {
+                                locked.fetch_add(1, Ordering::SeqCst);
+                            }
+                            other => panic!("wrong password for bob answered {other}"),
+                        }
+                        answered.fetch_add(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        Flood {
+            stop,
+            answered,
+            locked,
+            tasks,
+        }
+    }
+
+    /// Waits until at least `n` answers (and, if `lock`, one 403) have come back.
+    async fn until(&self, n: usize, lock: bool) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.answered.load(Ordering::SeqCst) < n
+            || (lock && self.locked.load(Ordering::SeqCst) == 0)
+        {
+            assert!(Instant::now() < deadline, "the flood got no answers");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn finish(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for task in self.tasks {
+            task.await.expect("flood task did not panic");
+        }
+    }
+}
+
+/// Config for the child: ephemeral ports, and no per-IP limit in the way of the flood.
+fn write_config(dir: &Path) -> PathBuf {
+    let path = dir.join("crash.toml");
+    std::fs::write(
+        &path,
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n\
+         [metrics]\nlisten = \"127.0.0.1:0\"\n\n\
+         [rate_limit]\nper_ip_per_minute = 1000000\n",
+    )
+    .unwrap();
+    path
+}
+
+fn add_user(data: &Path, name: &str, password: &str) {
+    let email = format!("{name}@example.org");
+    let args = ["user", "add", name, "--email", &email, "--password-stdin"];
+    let out = run_binary(data, &args, Some(&format!("{password}\n")));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+async fn reset_link_token(data: &Path) -> String {
+    let data = data.to_owned();
+    let out =
+        tokio::task::spawn_blocking(move || run_binary(&data, &["reset-link", "alice"], None))
+            .await
+            .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let at = text.find("/reset/").expect("a reset link") + "/reset/".len();
+    text[at..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// SECURITY D1, L6: five rounds of change-then-`kill -9` under write load; each
+/// acknowledged password change, bob's acknowledged lock, and a reset link
+/// spent just before the kill all survive the restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_changes_survive_kill_9() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = write_config(tmp.path());
+    add_user(&data, "alice", PASSWORD);
+    add_user(&data, "bob", BOB_PASSWORD);
+    let mut current = PASSWORD.to_owned();
+
+    for round in 0..5 {
+        let server = Server::start(&data, &config).await;
+        let base = server.base.clone();
+        let flood = Flood::start(&base);
+        flood.until(3, round == 0).await;
+        let alice = browser();
+        assert_eq!(
+            sign_in(&alice, &base, "alice", &current).await,
+            303,
+            "round {round}"
+        );
+        let new = format!("Round-{round}-Kettle!x");
+        let fields = [
+            ("current_password", current.as_str()),
+            ("password", new.as_str()),
+            ("confirm", new.as_str()),
+        ];
+        let changed = post_form(&alice, &base, "/profile", "/profile/password", &fields)
+            .await
+            .unwrap();
+        assert_eq!(changed.status(), 303, "round {round}");
+
+        server.kill_hard();
+        flood.finish().await;
+
+        let server = Server::start(&data, &config).await;
+        let base = server.base.clone();
+        assert_eq!(
+            sign_in(&browser(), &base, "alice", &current).await,
+            401,
+            "round {round}: old"
+        );
+        assert_eq!(
+            sign_in(&browser(), &base, "alice", &new).await,
+            303,
+            "round {round}: new"
+        );
+        assert_eq!(
+            sign_in(&browser(), &base, "bob", BOB_PASSWORD).await,
+            403,
+            "round {round}: bob's lock held"
+        );
+        current = new;
+        server.kill_hard();
+    }
+
+    let server = Server::start(&data, &config).await;
+    let base = server.base.clone();
+    let token = reset_link_token(&data).await;
+    let flood = Flood::start(&base);
+    flood.until(3, false).await;
+    let chosen = "Reset-Last-Kettle!9";
+    let fields = [("password", chosen), ("confirm", chosen)];
+    let action = format!("/reset/{token}");
+    let spent = post_form(&browser(), &base, "/forgot", &action, &fields)
+        .await
+        .unwrap();
+    assert_eq!(spent.status(), 303);
+    server.kill_hard();
+    flood.finish().await;
+
+    let server = Server::start(&data, &config).await;
+    let base = server.base.clone();
+    let link = browser()
+        .get(format!("{base}/reset/{token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(link.status(), 410, "a spent link stays spent");
+    assert_eq!(sign_in(&browser(), &base, "alice", chosen).await, 303);
+    assert_eq!(sign_in(&browser(), &base, "alice", &current).await, 401);
+    let bob = browser();
+    let res = post_form(
+        &bob,
+        &base,
+        "/login",
+        "/login",
+        &[("username", "bob"), ("password", BOB_PASSWORD)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.unwrap().contains("locked"));
+    server.kill_hard();
+}
