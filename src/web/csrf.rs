@@ -28,11 +28,14 @@ pub fn verify(state: &AppState, parts: &Parts, submitted: &str) -> bool {
     [cookies::session_name(https), cookies::anon_name(https)]
         .into_iter()
         .filter_map(|name| cookies::get(&parts.headers, name))
-        .any(|binding| {
-            let expected = sign(&state.csrf_key, &binding);
-            // Constant-time: the comparison must not leak how much matched.
-            subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), submitted.as_bytes()).into()
-        })
+        .any(|binding| token_matches(&state.csrf_key, &binding, submitted))
+}
+
+/// Whether `submitted` is the token for `binding` under `key`, compared in
+/// constant time so the comparison leaks nothing about how much matched.
+pub fn token_matches(key: &[u8; 32], binding: &str, submitted: &str) -> bool {
+    let expected = sign(key, binding);
+    subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), submitted.as_bytes()).into()
 }
 
 /// The token for the page being rendered, and the cookie to set if the browser had none.

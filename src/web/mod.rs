@@ -28,6 +28,13 @@ use crate::auth::guard::RateLimiter;
 pub use errors::WebError;
 pub use templates::Templates;
 
+/// The request parsers, public for the fuzz targets in `fuzz/`.
+pub mod parsers {
+    pub use super::cookies::get as cookie;
+    pub use super::csrf::token_matches as csrf_token_matches;
+    pub use super::form::parse as form;
+}
+
 /// Largest request body accepted (CONTRACT section 4: 413 above it).
 pub const MAX_BODY: usize = 16 * 1024;
 /// A body that takes longer than this to arrive is refused (SECURITY I1).

@@ -36,6 +36,7 @@ impl AppState {
             user => user.map(user_ctx),
             csrf_token => csrf.token.as_str(),
             link_valid_for => human_duration(config.reset.link_ttl.as_duration()),
+            idle_timeout_secs => config.session.idle_timeout.as_duration().as_secs(),
             rules => Value::from(minijinja::value::Serde(rule_lines(&config.policy.rules()))),
             helpdesk => context! {
                 email => config.helpdesk.email.as_str(),
