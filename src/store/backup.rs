@@ -84,9 +84,8 @@ impl Store {
             self.read(|src| copy_all(src, &dst))?;
             dst.commit().map_err(StoreError::from)?;
         }
-        let payload = std::fs::read(&copy_path).map_err(io(&copy_path))?;
-        write_container(&payload, dest)?;
-        count(&copy_path, payload.len(), dest)
+        let bytes = write_container(&copy_path, dest)?;
+        count(&copy_path, bytes, dest)
     }
 }
 
@@ -180,15 +179,22 @@ fn copy_multimap<K: Key + 'static, V: Key + 'static>(
     Ok(())
 }
 
-/// Writes `MAGIC ‖ sha256(payload) ‖ payload` to `dest` through a temporary file.
-pub(crate) fn write_container(payload: &[u8], dest: &Path) -> Result<(), BackupError> {
+/// Writes `MAGIC ‖ sha256(payload) ‖ payload` to `dest` through a temporary
+/// file, streaming the database file at `payload`; returns the payload's size.
+pub(crate) fn write_container(payload: &Path, dest: &Path) -> Result<u64, BackupError> {
+    let digest = {
+        let mut hasher = Sha256::new();
+        let mut f = File::open(payload).map_err(io(payload))?;
+        std::io::copy(&mut f, &mut hasher).map_err(io(payload))?;
+        hasher.finalize()
+    };
     let tmp = dest.with_file_name(format!(
         ".{}.tmp",
         dest.file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("backup")
     ));
-    let write = || -> std::io::Result<()> {
+    let write = || -> std::io::Result<u64> {
         let mut f = OpenOptions::new()
             .write(true)
             .create(true)
@@ -196,14 +202,14 @@ pub(crate) fn write_container(payload: &[u8], dest: &Path) -> Result<(), BackupE
             .mode(0o600)
             .open(&tmp)?;
         f.write_all(MAGIC)?;
-        f.write_all(&Sha256::digest(payload))?;
-        f.write_all(payload)?;
+        f.write_all(&digest)?;
+        let copied = std::io::copy(&mut File::open(payload)?, &mut f)?;
         f.sync_all()?;
         std::fs::rename(&tmp, dest)?;
         if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
             File::open(dir)?.sync_all()?;
         }
-        Ok(())
+        Ok(copied)
     };
     write().map_err(|source| {
         let _ = std::fs::remove_file(&tmp);
@@ -214,34 +220,65 @@ pub(crate) fn write_container(payload: &[u8], dest: &Path) -> Result<(), BackupE
     })
 }
 
-/// Checks the container and returns its payload (the database bytes).
-fn read_container(path: &Path) -> Result<Vec<u8>, BackupError> {
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(io(path))?;
-    if bytes.len() < HEADER_LEN || &bytes[..MAGIC.len()] != MAGIC {
+/// Checks the container at `path` while copying its payload to `out` (mode
+/// 0600); returns the payload size. `out` is removed if the check fails.
+fn extract(path: &Path, out: &Path) -> Result<u64, BackupError> {
+    let mut f = File::open(path).map_err(io(path))?;
+    let mut header = [0u8; HEADER_LEN];
+    if f.read_exact(&mut header).is_err() || &header[..MAGIC.len()] != MAGIC {
         return Err(BackupError::NotABackup(path.to_owned()));
     }
-    let payload = bytes.split_off(HEADER_LEN);
-    if Sha256::digest(&payload).as_slice() != &bytes[MAGIC.len()..] {
+    let mut dest = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(io(out))?;
+    let mut tee = HashingWriter {
+        inner: &mut dest,
+        hasher: Sha256::new(),
+    };
+    let copied = std::io::copy(&mut f, &mut tee).map_err(io(path))?;
+    let digest = tee.hasher.finalize();
+    dest.sync_all().map_err(io(out))?;
+    if digest.as_slice() != &header[MAGIC.len()..] {
+        drop(dest);
+        let _ = std::fs::remove_file(out);
         return Err(BackupError::DigestMismatch(path.to_owned()));
     }
-    Ok(payload)
+    Ok(copied)
+}
+
+/// Writes through to `inner` while hashing what passes.
+struct HashingWriter<'a, W: Write> {
+    inner: &'a mut W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Opens a backup read-only: digest, redb integrity, schema version, counts.
 /// The backup file itself is never written.
 pub fn verify(path: &Path) -> Result<Counts, BackupError> {
-    let payload = read_container(path)?;
     let scratch = tempfile::tempdir().map_err(io(path))?;
     let copy = scratch.path().join("verify.redb");
-    std::fs::write(&copy, &payload).map_err(io(&copy))?;
-    count(&copy, payload.len(), path)
+    let bytes = extract(path, &copy)?;
+    count(&copy, bytes, path)
 }
 
 /// Integrity-checks the database at `db_path` and counts its records.
-fn count(db_path: &Path, bytes: usize, shown_as: &Path) -> Result<Counts, BackupError> {
+fn count(db_path: &Path, bytes: u64, shown_as: &Path) -> Result<Counts, BackupError> {
     let unusable = |detail: String| BackupError::Unusable {
         path: shown_as.to_owned(),
         detail,
@@ -279,7 +316,7 @@ fn count(db_path: &Path, bytes: usize, shown_as: &Path) -> Result<Counts, Backup
         tokens: rows(&tx, TOKENS).map_err(unusable)?,
         audit_events: rows(&tx, AUDIT).map_err(unusable)?,
         queued_mail,
-        bytes: (bytes + HEADER_LEN) as u64,
+        bytes: bytes + HEADER_LEN as u64,
     })
 }
 
@@ -298,23 +335,20 @@ fn rows<K: Key + 'static, V: Value + 'static>(
 /// mail from the backup are voided (they may have been used since). The
 /// caller must hold no [`Store`] on `data_dir`.
 pub fn restore(path: &Path, data_dir: &Path) -> Result<(Counts, Option<PathBuf>), BackupError> {
-    let counts = verify(path)?;
-    let payload = read_container(path)?;
     let live = data_dir.join(super::DB_FILE);
     let incoming = data_dir.join(format!("{}.restoring", super::DB_FILE));
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&incoming)
-            .map_err(io(&incoming))?;
-        f.write_all(&payload)
-            .and_then(|()| f.sync_all())
-            .map_err(io(&incoming))?;
-    }
-    void_live_secrets(&incoming, counts.schema_version)?;
+    let bytes = extract(path, &incoming)?;
+    let checked = count(&incoming, bytes, path).and_then(|counts| {
+        void_live_secrets(&incoming, counts.schema_version)?;
+        Ok(counts)
+    });
+    let counts = match checked {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = std::fs::remove_file(&incoming);
+            return Err(e);
+        }
+    };
     let kept = if live.exists() {
         let stamp = jiff::Timestamp::now()
             .strftime("%Y%m%dT%H%M%SZ")

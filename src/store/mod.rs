@@ -178,17 +178,13 @@ impl Store {
     /// Nothing else writes while the store is being opened, so the raw file is consistent.
     fn backup_before_migration(&self, from: u32) -> Result<(), StoreError> {
         let path = self.dir.join(DB_FILE);
-        let bytes = std::fs::read(&path).map_err(|source| StoreError::Io {
-            path: path.clone(),
-            source,
-        })?;
         let stamp = jiff::Timestamp::now()
             .strftime("%Y%m%dT%H%M%SZ")
             .to_string();
         let dest = self
             .dir
             .join(format!("pre-migration-v{from}-{stamp}.lkbackup"));
-        backup::write_container(&bytes, &dest).map_err(|e| StoreError::Io {
+        backup::write_container(&path, &dest).map_err(|e| StoreError::Io {
             path: dest.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;

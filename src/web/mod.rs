@@ -66,6 +66,23 @@ impl AppState {
         })
     }
 
+    /// Counts a POST against the client's per-minute limit; past it, audits and refuses (429).
+    async fn limit(&self, ip: std::net::IpAddr, what: &str) -> Result<(), WebError> {
+        if self.limiter.allow(ip) {
+            return Ok(());
+        }
+        let origin = crate::store::audit::Origin::web(ip);
+        self.auth
+            .record(
+                crate::store::audit::Event::RateLimited,
+                None,
+                origin,
+                what.to_owned(),
+            )
+            .await?;
+        Err(WebError::RateLimited)
+    }
+
     fn https(&self) -> bool {
         self.auth.config.server.https()
     }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 
 use crate::auth::reset::ResetOutcome;
-use crate::store::audit::{Event, Origin};
+use crate::store::audit::Origin;
 use crate::web::csrf::Csrf;
 use crate::web::form::Form;
 use crate::web::net::ClientIp;
@@ -31,18 +31,7 @@ pub async fn submit(
     csrf: Csrf,
     form: Form,
 ) -> Result<Response, WebError> {
-    if !state.limiter.allow(ip) {
-        state
-            .auth
-            .record(
-                Event::RateLimited,
-                None,
-                Origin::web(ip),
-                "POST /reset".into(),
-            )
-            .await?;
-        return Err(WebError::RateLimited);
-    }
+    state.limit(ip, "POST /reset").await?;
     let user = state
         .auth
         .reset_view(token.clone())

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 
 use crate::auth::setup::{SetupForm, SetupOutcome, SetupView};
-use crate::store::audit::{Event, Origin};
+use crate::store::audit::Origin;
 use crate::web::csrf::Csrf;
 use crate::web::form::Form;
 use crate::web::net::ClientIp;
@@ -37,18 +37,7 @@ pub async fn submit(
     csrf: Csrf,
     form: Form,
 ) -> Result<Response, WebError> {
-    if !state.limiter.allow(ip) {
-        state
-            .auth
-            .record(
-                Event::RateLimited,
-                None,
-                Origin::web(ip),
-                "POST /setup".into(),
-            )
-            .await?;
-        return Err(WebError::RateLimited);
-    }
+    state.limit(ip, "POST /setup").await?;
     let view = state
         .auth
         .setup_view(token.clone())
