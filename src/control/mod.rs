@@ -6,7 +6,9 @@
 
 pub mod client;
 mod import;
+mod licenses;
 pub mod ops;
+mod outbound;
 pub mod protocol;
 pub mod server;
 

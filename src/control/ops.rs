@@ -11,21 +11,18 @@ use super::protocol::*;
 use crate::auth::hasher;
 use crate::auth::login::is_locked;
 use crate::auth::{links, setup};
-use crate::config::{Config, Dur};
+use crate::config::Config;
 use crate::domain::email::Email;
 use crate::domain::license;
 use crate::domain::password::NewPassword;
 use crate::domain::phone::Phone;
 use crate::domain::username::{Username, canonical_key};
-use crate::mail::compose::{MailKind, human_duration};
-use crate::mail::{Mailer, Outgoing};
+use crate::mail::Mailer;
 use crate::store::audit::{self, Event, Origin};
-use crate::store::outbox;
-use crate::store::tables::{AUDIT, OUTBOX, USERS};
-use crate::store::tokens::{TokenKind, Tokens};
+use crate::store::tables::{AUDIT, USERS};
+use crate::store::tokens::Tokens;
 use crate::store::users::{self, UserRecord};
 use crate::store::{Store, StoreError};
-use minijinja::context;
 
 /// Everything a command needs: the store, the config and who is asking.
 pub struct Ops<'a> {
@@ -157,129 +154,6 @@ impl Ops<'_> {
         })
     }
 
-    /// Issues a setup link for `user` and queues it to their address; returns the link.
-    pub(super) fn invite(
-        &self,
-        tx: &redb::WriteTransaction,
-        user: &UserRecord,
-    ) -> Result<String, OpError> {
-        let ttl = self.config.reset.setup_link_ttl;
-        let issued = links::issue(
-            &mut Tokens::open(tx)?,
-            TokenKind::Setup,
-            Some(&user.key()),
-            None,
-            ttl.signed(),
-            Timestamp::now(),
-        )?;
-        let link = links::url(&self.config.server.base_url, "setup", &issued.token);
-        if let Some(to) = user.email.as_deref() {
-            let vars = context! { user => user.mail_ctx(), link => link.as_str(), valid_for => human_duration(ttl.as_duration()) };
-            self.mailer
-                .queue(
-                    tx,
-                    self.config,
-                    Outgoing {
-                        kind: MailKind::Setup,
-                        to,
-                        user: Some(&user.username),
-                        vars,
-                        expires_at: Some(issued.expires_at),
-                    },
-                )
-                .map_err(|e| OpError::new(e.to_string()))?;
-        }
-        Ok(link)
-    }
-
-    fn reset_link(&self, name: &str, send: bool) -> Result<Response, OpError> {
-        let ttl = self.config.reset.link_ttl;
-        let (link, mailed_to) = self.store.write(|tx| {
-            let user = find(&tx.open_table(USERS)?, name)?;
-            let issued = links::issue(
-                &mut Tokens::open(tx)?,
-                TokenKind::Reset,
-                Some(&user.key()),
-                None,
-                ttl.signed(),
-                Timestamp::now(),
-            )?;
-            let link = links::url(&self.config.server.base_url, "reset", &issued.token);
-            let mailed_to = match (send, user.email.as_deref()) {
-                (false, _) => None,
-                (true, None) => return Err(OpError::new(format!("{} has no email address; give them the link instead", user.username))),
-                (true, Some(to)) => {
-                    let vars = context! { user => user.mail_ctx(), link => link.as_str(), valid_for => human_duration(ttl.as_duration()) };
-                    self.mailer
-                        .queue(
-                tx,
-                self.config,
-                Outgoing { kind: MailKind::Reset, to, user: Some(&user.username), vars, expires_at: Some(issued.expires_at) },
-            )
-                        .map_err(|e| OpError::new(e.to_string()))?;
-                    Some(to.to_owned())
-                }
-            };
-            let detail = match &mailed_to {
-                Some(to) => format!("reset link issued by an administrator and mailed to {to}"),
-                None => "reset link issued by an administrator".to_owned(),
-            };
-            self.audit_in(tx, Event::ResetRequested, &user.username, Some(detail))?;
-            Ok::<_, OpError>((link, mailed_to))
-        })?;
-        self.mailer.wake();
-        Ok(Response::Link { link, mailed_to })
-    }
-
-    fn backup(&self, path: &std::path::Path) -> Result<Response, OpError> {
-        let counts = self
-            .store
-            .backup_to(path)
-            .map_err(|e| OpError::new(e.to_string()))?;
-        let detail = format!(
-            "{} ({} accounts, {} bytes)",
-            path.display(),
-            counts.users,
-            counts.bytes
-        );
-        self.store.write(|tx| {
-            audit::append(
-                &mut tx.open_table(AUDIT)?,
-                Event::BackupCreated,
-                None,
-                &self.origin,
-                Some(detail),
-            )
-        })?;
-        Ok(Response::Backup {
-            path: path.to_owned(),
-            counts,
-        })
-    }
-
-    fn mail_queue(&self) -> Result<Response, OpError> {
-        let queued = self.store.read(|tx| outbox::all(&tx.open_table(OUTBOX)?))?;
-        let messages = queued
-            .into_iter()
-            .map(|(id, m)| QueuedMail {
-                id,
-                kind: serde_json::to_value(m.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                to: m.to,
-                subject: m.subject,
-                user: m.user,
-                created_at: m.created_at,
-                attempts: m.attempts,
-                next_attempt_at: m.next_attempt_at,
-                expires_at: m.expires_at,
-                last_error: m.last_error,
-            })
-            .collect();
-        Ok(Response::Queue { messages })
-    }
-
     pub(super) fn default_expiry(&self) -> Date {
         license::default_expiry(
             license::today(),
@@ -302,7 +176,7 @@ impl Ops<'_> {
     }
 
     /// Loads one account, lets `change` edit it, saves it and audits `event`.
-    fn update(
+    pub(super) fn update(
         &self,
         name: &str,
         event: Event,
@@ -440,98 +314,6 @@ impl Ops<'_> {
         })
     }
 
-    fn license_set(&self, name: &str, expires: &str) -> Result<Response, OpError> {
-        let date = license::parse_expiry(expires).map_err(OpError::new)?;
-        self.update(name, Event::LicenseChanged, |u| {
-            let before = u.license_expires;
-            u.license_expires = date;
-            Ok(format!(
-                "license expires {} (was {})",
-                show_date(date),
-                show_date(before)
-            ))
-        })
-    }
-
-    fn license_renew(&self, target: RenewTarget, years: u16) -> Result<Response, OpError> {
-        if years == 0 {
-            return Err(OpError::new("--years must be at least 1"));
-        }
-        let today = license::today();
-        let agency = match target {
-            RenewTarget::User(name) => {
-                return self.update(&name, Event::LicenseChanged, |u| {
-                    let before = u.license_expires;
-                    u.license_expires = license::renew(before, today, years);
-                    Ok(format!(
-                        "license expires {} (was {})",
-                        show_date(u.license_expires),
-                        show_date(before)
-                    ))
-                });
-            }
-            RenewTarget::Agency(a) => a,
-        };
-        let count = self.store.write(|tx| {
-            let mut users_t: Users = tx.open_table(USERS)?;
-            let mut members: Vec<UserRecord> = users::all(&users_t)?
-                .into_iter()
-                .filter(|u| {
-                    u.agency
-                        .as_deref()
-                        .is_some_and(|a| a.eq_ignore_ascii_case(agency.trim()))
-                })
-                .collect();
-            if members.is_empty() {
-                return Err(OpError::new(format!(
-                    "no accounts belong to agency {agency:?}"
-                )));
-            }
-            for u in &mut members {
-                let before = u.license_expires;
-                u.license_expires = license::renew(before, today, years);
-                users::put(&mut users_t, u)?;
-                let detail = format!(
-                    "license expires {} (was {}), agency renewal",
-                    show_date(u.license_expires),
-                    show_date(before)
-                );
-                self.audit_in(tx, Event::LicenseChanged, &u.username, Some(detail))?;
-            }
-            Ok(members.len())
-        })?;
-        Ok(Response::Done {
-            message: format!("renewed {count} licenses of agency {agency:?} by {years} year(s)"),
-        })
-    }
-
-    fn license_list(&self, within: Option<&str>) -> Result<Response, OpError> {
-        let today = license::today();
-        let horizon = match within {
-            Some(text) => {
-                let span = Dur::parse(text).map_err(OpError::new)?;
-                Some(license::default_expiry(today, span.as_duration()))
-            }
-            None => None,
-        };
-        let all = self.store.read(|tx| users::all(&tx.open_table(USERS)?))?;
-        let mut licenses: Vec<LicenseView> = all
-            .into_iter()
-            .filter(|u| match horizon {
-                Some(h) => u.license_expires.is_some_and(|d| d <= h),
-                None => true,
-            })
-            .map(|u| LicenseView {
-                expired: !license::is_active(u.license_expires, today),
-                username: u.username,
-                agency: u.agency,
-                license_expires: u.license_expires,
-            })
-            .collect();
-        licenses.sort_by_key(|l| (l.license_expires.is_none(), l.license_expires));
-        Ok(Response::Licenses { licenses })
-    }
-
     fn audit(&self, name: Option<&str>, limit: usize) -> Result<Response, OpError> {
         let key = name.map(canonical_key);
         let events = self.store.read(|tx| {
@@ -563,7 +345,7 @@ impl Ops<'_> {
 }
 
 /// Finds an account by any spelling of its name.
-fn find(
+pub(super) fn find(
     table: &impl ReadableTable<&'static str, &'static [u8]>,
     name: &str,
 ) -> Result<UserRecord, OpError> {
@@ -571,7 +353,7 @@ fn find(
         .ok_or_else(|| OpError::new(format!("no such user: {:?}", name.trim())))
 }
 
-fn show_date(d: Option<Date>) -> String {
+pub(super) fn show_date(d: Option<Date>) -> String {
     d.map_or_else(|| "never".to_owned(), |d| d.to_string())
 }
 

@@ -1,0 +1,111 @@
+//! License commands: set, renew (one account or a whole agency), list.
+
+use redb::Table;
+
+use super::ops::{Ops, show_date};
+use super::protocol::*;
+use crate::config::Dur;
+use crate::domain::license;
+use crate::store::audit::Event;
+use crate::store::tables::USERS;
+use crate::store::users::{self, UserRecord};
+
+type Users<'t> = Table<'t, &'static str, &'static [u8]>;
+
+impl Ops<'_> {
+    pub(super) fn license_set(&self, name: &str, expires: &str) -> Result<Response, OpError> {
+        let date = license::parse_expiry(expires).map_err(OpError::new)?;
+        self.update(name, Event::LicenseChanged, |u| {
+            let before = u.license_expires;
+            u.license_expires = date;
+            Ok(format!(
+                "license expires {} (was {})",
+                show_date(date),
+                show_date(before)
+            ))
+        })
+    }
+
+    pub(super) fn license_renew(
+        &self,
+        target: RenewTarget,
+        years: u16,
+    ) -> Result<Response, OpError> {
+        if years == 0 {
+            return Err(OpError::new("--years must be at least 1"));
+        }
+        let today = license::today();
+        let agency = match target {
+            RenewTarget::User(name) => {
+                return self.update(&name, Event::LicenseChanged, |u| {
+                    let before = u.license_expires;
+                    u.license_expires = license::renew(before, today, years);
+                    Ok(format!(
+                        "license expires {} (was {})",
+                        show_date(u.license_expires),
+                        show_date(before)
+                    ))
+                });
+            }
+            RenewTarget::Agency(a) => a,
+        };
+        let count = self.store.write(|tx| {
+            let mut users_t: Users = tx.open_table(USERS)?;
+            let mut members: Vec<UserRecord> = users::all(&users_t)?
+                .into_iter()
+                .filter(|u| {
+                    u.agency
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(agency.trim()))
+                })
+                .collect();
+            if members.is_empty() {
+                return Err(OpError::new(format!(
+                    "no accounts belong to agency {agency:?}"
+                )));
+            }
+            for u in &mut members {
+                let before = u.license_expires;
+                u.license_expires = license::renew(before, today, years);
+                users::put(&mut users_t, u)?;
+                let detail = format!(
+                    "license expires {} (was {}), agency renewal",
+                    show_date(u.license_expires),
+                    show_date(before)
+                );
+                self.audit_in(tx, Event::LicenseChanged, &u.username, Some(detail))?;
+            }
+            Ok(members.len())
+        })?;
+        Ok(Response::Done {
+            message: format!("renewed {count} licenses of agency {agency:?} by {years} year(s)"),
+        })
+    }
+
+    pub(super) fn license_list(&self, within: Option<&str>) -> Result<Response, OpError> {
+        let today = license::today();
+        let horizon = match within {
+            Some(text) => {
+                let span = Dur::parse(text).map_err(OpError::new)?;
+                Some(license::default_expiry(today, span.as_duration()))
+            }
+            None => None,
+        };
+        let all = self.store.read(|tx| users::all(&tx.open_table(USERS)?))?;
+        let mut licenses: Vec<LicenseView> = all
+            .into_iter()
+            .filter(|u| match horizon {
+                Some(h) => u.license_expires.is_some_and(|d| d <= h),
+                None => true,
+            })
+            .map(|u| LicenseView {
+                expired: !license::is_active(u.license_expires, today),
+                username: u.username,
+                agency: u.agency,
+                license_expires: u.license_expires,
+            })
+            .collect();
+        licenses.sort_by_key(|l| (l.license_expires.is_none(), l.license_expires));
+        Ok(Response::Licenses { licenses })
+    }
+}

@@ -1,0 +1,140 @@
+//! Commands that send something: setup and reset links, backups, and the mail queue.
+
+use jiff::Timestamp;
+use minijinja::context;
+
+use super::ops::{Ops, find};
+use super::protocol::*;
+use crate::auth::links;
+use crate::mail::Outgoing;
+use crate::mail::compose::{MailKind, human_duration};
+use crate::store::audit::{self, Event};
+use crate::store::outbox;
+use crate::store::tables::{AUDIT, OUTBOX, USERS};
+use crate::store::tokens::{TokenKind, Tokens};
+use crate::store::users::UserRecord;
+
+impl Ops<'_> {
+    /// Issues a setup link for `user` and queues it to their address; returns the link.
+    pub(super) fn invite(
+        &self,
+        tx: &redb::WriteTransaction,
+        user: &UserRecord,
+    ) -> Result<String, OpError> {
+        let ttl = self.config.reset.setup_link_ttl;
+        let issued = links::issue(
+            &mut Tokens::open(tx)?,
+            TokenKind::Setup,
+            Some(&user.key()),
+            None,
+            ttl.signed(),
+            Timestamp::now(),
+        )?;
+        let link = links::url(&self.config.server.base_url, "setup", &issued.token);
+        if let Some(to) = user.email.as_deref() {
+            let vars = context! { user => user.mail_ctx(), link => link.as_str(), valid_for => human_duration(ttl.as_duration()) };
+            self.mailer
+                .queue(
+                    tx,
+                    self.config,
+                    Outgoing {
+                        kind: MailKind::Setup,
+                        to,
+                        user: Some(&user.username),
+                        vars,
+                        expires_at: Some(issued.expires_at),
+                    },
+                )
+                .map_err(|e| OpError::new(e.to_string()))?;
+        }
+        Ok(link)
+    }
+
+    pub(super) fn reset_link(&self, name: &str, send: bool) -> Result<Response, OpError> {
+        let ttl = self.config.reset.link_ttl;
+        let (link, mailed_to) = self.store.write(|tx| {
+            let user = find(&tx.open_table(USERS)?, name)?;
+            let issued = links::issue(
+                &mut Tokens::open(tx)?,
+                TokenKind::Reset,
+                Some(&user.key()),
+                None,
+                ttl.signed(),
+                Timestamp::now(),
+            )?;
+            let link = links::url(&self.config.server.base_url, "reset", &issued.token);
+            let mailed_to = match (send, user.email.as_deref()) {
+                (false, _) => None,
+                (true, None) => return Err(OpError::new(format!("{} has no email address; give them the link instead", user.username))),
+                (true, Some(to)) => {
+                    let vars = context! { user => user.mail_ctx(), link => link.as_str(), valid_for => human_duration(ttl.as_duration()) };
+                    self.mailer
+                        .queue(
+                tx,
+                self.config,
+                Outgoing { kind: MailKind::Reset, to, user: Some(&user.username), vars, expires_at: Some(issued.expires_at) },
+            )
+                        .map_err(|e| OpError::new(e.to_string()))?;
+                    Some(to.to_owned())
+                }
+            };
+            let detail = match &mailed_to {
+                Some(to) => format!("reset link issued by an administrator and mailed to {to}"),
+                None => "reset link issued by an administrator".to_owned(),
+            };
+            self.audit_in(tx, Event::ResetRequested, &user.username, Some(detail))?;
+            Ok::<_, OpError>((link, mailed_to))
+        })?;
+        self.mailer.wake();
+        Ok(Response::Link { link, mailed_to })
+    }
+
+    pub(super) fn backup(&self, path: &std::path::Path) -> Result<Response, OpError> {
+        let counts = self
+            .store
+            .backup_to(path)
+            .map_err(|e| OpError::new(e.to_string()))?;
+        let detail = format!(
+            "{} ({} accounts, {} bytes)",
+            path.display(),
+            counts.users,
+            counts.bytes
+        );
+        self.store.write(|tx| {
+            audit::append(
+                &mut tx.open_table(AUDIT)?,
+                Event::BackupCreated,
+                None,
+                &self.origin,
+                Some(detail),
+            )
+        })?;
+        Ok(Response::Backup {
+            path: path.to_owned(),
+            counts,
+        })
+    }
+
+    pub(super) fn mail_queue(&self) -> Result<Response, OpError> {
+        let queued = self.store.read(|tx| outbox::all(&tx.open_table(OUTBOX)?))?;
+        let messages = queued
+            .into_iter()
+            .map(|(id, m)| QueuedMail {
+                id,
+                kind: serde_json::to_value(m.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                to: m.to,
+                subject: m.subject,
+                user: m.user,
+                created_at: m.created_at,
+                attempts: m.attempts,
+                next_attempt_at: m.next_attempt_at,
+                expires_at: m.expires_at,
+                last_error: m.last_error,
+            })
+            .collect();
+        Ok(Response::Queue { messages })
+    }
+}
