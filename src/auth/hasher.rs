@@ -82,12 +82,45 @@ fn uses_current_params(hash: &PasswordHash) -> bool {
 pub struct Busy;
 
 /// The bounded hashing pool shared by every request.
+///
+/// Hashes run on `threads` dedicated OS threads, not on the runtime's blocking
+/// pool: glibc keeps a freed 19 MiB argon2 block in the allocating thread's
+/// arena, so hashing on any of the blocking pool's many threads let memory
+/// grow to (blocking threads) x 19 MiB under a flood. With fixed threads each
+/// one reuses its own block, and memory stays near `threads` x 19 MiB (X1).
 pub struct Hasher {
     permits: Arc<Semaphore>,
     threads: usize,
     waiting: AtomicUsize,
     max_waiting: usize,
     dummy: String,
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Starts `threads` workers that run jobs from one shared channel until it closes.
+fn start_workers(threads: usize) -> std::sync::mpsc::Sender<Job> {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    let rx = Arc::new(std::sync::Mutex::new(rx));
+    for i in 0..threads {
+        let rx = rx.clone();
+        std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(poison) => poison.into_inner().recv(),
+                    };
+                    let Ok(job) = job else { return };
+                    // A panicking job reports through its dropped sender; the worker lives on.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            })
+            .expect("the OS starts a hashing thread");
+    }
+    tx
 }
 
 impl Hasher {
@@ -100,6 +133,7 @@ impl Hasher {
             waiting: AtomicUsize::new(0),
             max_waiting: queue.max(1),
             dummy: hash_blocking(&Secret::new("latchkey dummy password for unknown users")),
+            jobs: std::sync::Mutex::new(start_workers(threads)),
         }
     }
 
@@ -110,8 +144,13 @@ impl Hasher {
         phc: Option<String>,
     ) -> Result<Verification, Busy> {
         let dummy = self.dummy.clone();
-        self.run(move || verify_blocking(&password, phc.as_deref(), &dummy))
-            .await
+        self.run(move || {
+            // Stored hashes are of the NFKC form (NewPassword::parse), so the
+            // typed password is compared in that form too (SECURITY P1).
+            let password = Secret::new(crate::domain::password::normalize(password.expose()));
+            verify_blocking(&password, phc.as_deref(), &dummy)
+        })
+        .await
     }
 
     /// Hashes off the async runtime.
@@ -145,14 +184,18 @@ impl Hasher {
                 acquired.map_err(|_| Busy)?
             }
         };
-        let out = tokio::task::spawn_blocking(move || {
-            let out = job();
+        let (done, out) = tokio::sync::oneshot::channel();
+        let work: Job = Box::new(move || {
+            let _ = done.send(job());
             drop(permit);
-            out
-        })
-        .await;
+        });
+        let sent = match self.jobs.lock() {
+            Ok(jobs) => jobs.send(work),
+            Err(poison) => poison.into_inner().send(work),
+        };
+        sent.map_err(|_| Busy)?;
         // A panic inside argon2 would be a bug; treat it as a failed hash, not a crash.
-        out.map_err(|_| Busy)
+        out.await.map_err(|_| Busy)
     }
 }
 

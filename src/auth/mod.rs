@@ -45,6 +45,12 @@ impl From<redb::TableError> for AuthError {
     }
 }
 
+impl From<redb::StorageError> for AuthError {
+    fn from(e: redb::StorageError) -> Self {
+        AuthError::Store(e.into())
+    }
+}
+
 /// Shared authentication state: store, config, hashing pool and guards.
 pub struct Auth {
     pub store: Store,

@@ -6,7 +6,8 @@ use minijinja::context;
 use super::{Auth, AuthError};
 use crate::mail::compose::MailKind;
 use crate::store::tables::USERS;
-use crate::store::users;
+use crate::store::users::{self, UserRecord};
+use redb::ReadableTable;
 
 impl Auth {
     /// Queues a reminder for every password that entered its warning window and
@@ -16,30 +17,43 @@ impl Auth {
         let warning = self.config.policy.expiry_warning.signed();
         let queued = self
             .db(move |env| {
+                let now = Timestamp::now();
+                // Find the few accounts due a reminder in a read transaction, so the
+                // scan neither holds the write lock nor keeps every account in memory.
+                let due: Vec<String> = env.read(|tx| {
+                    let users_t = tx.open_table(USERS)?;
+                    let mut due = Vec::new();
+                    for entry in users_t.iter()? {
+                        let (key, value) = entry?;
+                        let u: UserRecord = crate::store::decode("users", value.value())?;
+                        if reminder_due(&u, now, max_age, warning).is_some() {
+                            due.push(key.value().to_owned());
+                        }
+                    }
+                    Ok::<_, AuthError>(due)
+                })?;
+                if due.is_empty() {
+                    return Ok(0);
+                }
                 env.write(|tx| {
-                    let now = Timestamp::now();
                     let mut users_t = tx.open_table(USERS)?;
                     let mut queued = 0;
-                    for mut u in users::all(&users_t)? {
-                        let Some(changed) = u.password_changed_at else {
+                    for key in &due {
+                        // Re-checked: the account may have changed since the scan.
+                        let Some(mut u) = users::get(&users_t, key)? else {
                             continue;
                         };
-                        let Ok(due) = changed.checked_add(max_age) else {
+                        let Some((changed, due_at, days)) = reminder_due(&u, now, max_age, warning)
+                        else {
                             continue;
                         };
-                        let left = due.duration_since(now);
-                        let fresh = u.expiry_reminded_for != Some(changed);
-                        if !fresh || left > warning || left.is_negative() || u.disabled {
-                            continue;
-                        }
-                        let days = (left.as_secs() + 86_399) / 86_400;
                         let link = format!("{}/profile", env.config.server.base_url);
                         env.mail_user(
                             tx,
                             &u,
                             MailKind::ExpiryReminder,
                             context! { days, link },
-                            Some(due),
+                            Some(due_at),
                         )?;
                         u.expiry_reminded_for = Some(changed);
                         users::put(&mut users_t, &u)?;
@@ -54,4 +68,22 @@ impl Auth {
         }
         Ok(queued)
     }
+}
+
+/// When `u`'s password is inside its warning window and has had no reminder:
+/// its change time, its expiry, and whole days left (rounded up).
+fn reminder_due(
+    u: &UserRecord,
+    now: Timestamp,
+    max_age: jiff::SignedDuration,
+    warning: jiff::SignedDuration,
+) -> Option<(Timestamp, Timestamp, i64)> {
+    let changed = u.password_changed_at?;
+    let due = changed.checked_add(max_age).ok()?;
+    let left = due.duration_since(now);
+    let fresh = u.expiry_reminded_for != Some(changed);
+    if !fresh || left > warning || left.is_negative() || u.disabled {
+        return None;
+    }
+    Some((changed, due, (left.as_secs() + 86_399) / 86_400))
 }

@@ -50,8 +50,25 @@ impl Auth {
         let id_hash = token::hash(id);
         let limits = Limits::from_config(&self.config);
         let lock_check = self.config.lockout.auto_unlock_after.map(|d| d.signed());
-        self.db(move |store| check(store, id_hash, &limits, lock_check))
-            .await
+        let now = Timestamp::now();
+        // The read is a few microseconds from redb's cache: done here, it saves a
+        // hop to the blocking pool on every page view. Writes (fsync) hop.
+        match check(&self.store, id_hash, &limits, lock_check, now)? {
+            Checked::Missing => Ok(None),
+            Checked::Dead => {
+                self.db(move |s| {
+                    s.write(|tx| sessions::remove(&mut tx.open_table(SESSIONS)?, &id_hash))
+                })
+                .await?;
+                Ok(None)
+            }
+            Checked::Alive { session, touch } => {
+                if touch {
+                    self.db(move |s| touch_session(s, id_hash, now)).await?;
+                }
+                Ok(Some(*session))
+            }
+        }
     }
 
     /// Ends one session (logout).
@@ -122,13 +139,24 @@ impl Limits {
     }
 }
 
+enum Checked {
+    Missing,
+    /// Expired, revoked or of an account that may no longer sign in: delete it.
+    Dead,
+    /// Valid; `touch` when `last_seen` is stale enough to be written again.
+    Alive {
+        session: Box<ActiveSession>,
+        touch: bool,
+    },
+}
+
 fn check(
     store: &Store,
     id_hash: [u8; 32],
     limits: &Limits,
     auto_unlock: Option<SignedDuration>,
-) -> Result<Option<ActiveSession>, StoreError> {
-    let now = Timestamp::now();
+    now: Timestamp,
+) -> Result<Checked, StoreError> {
     let found = store.read(|tx| {
         let Some(session) = sessions::get(&tx.open_table(SESSIONS)?, &id_hash)? else {
             return Ok(None);
@@ -137,7 +165,7 @@ fn check(
         Ok::<_, StoreError>(Some((session, user)))
     })?;
     let Some((session, user)) = found else {
-        return Ok(None);
+        return Ok(Checked::Missing);
     };
     let alive = !limits.expired(&session, now)
         && user.as_ref().is_some_and(|u| {
@@ -147,26 +175,29 @@ fn check(
                 && license::is_active(u.license_expires, license::today())
         });
     let Some(user) = user.filter(|_| alive) else {
-        store.write(|tx| sessions::remove(&mut tx.open_table(SESSIONS)?, &id_hash))?;
-        return Ok(None);
+        return Ok(Checked::Dead);
     };
-    if now.duration_since(session.last_seen) >= limits.touch_after {
-        store.write(|tx| {
-            let mut t = tx.open_table(SESSIONS)?;
-            // Re-read: the session may have been removed since the read above.
-            if let Some(mut s) = sessions::get(&t, &id_hash)? {
-                s.last_seen = now;
-                sessions::put(&mut t, &id_hash, &s)?;
-            }
-            Ok::<_, StoreError>(())
-        })?;
-    }
     let restricted = session.restricted
         || user.must_change
         || super::login::password_expired(&user, limits.max_age, now);
-    Ok(Some(ActiveSession {
-        id_hash,
-        user,
-        restricted,
-    }))
+    Ok(Checked::Alive {
+        session: Box::new(ActiveSession {
+            id_hash,
+            user,
+            restricted,
+        }),
+        touch: now.duration_since(session.last_seen) >= limits.touch_after,
+    })
+}
+
+fn touch_session(store: &Store, id_hash: [u8; 32], now: Timestamp) -> Result<(), StoreError> {
+    store.write(|tx| {
+        let mut t = tx.open_table(SESSIONS)?;
+        // Re-read: the session may have been removed since it was checked.
+        if let Some(mut s) = sessions::get(&t, &id_hash)? {
+            s.last_seen = now;
+            sessions::put(&mut t, &id_hash, &s)?;
+        }
+        Ok(())
+    })
 }

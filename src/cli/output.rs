@@ -180,10 +180,23 @@ fn audit_line(e: &AuditView) {
         "{}  {:<22} {:<20} {:<16} {}",
         e.time,
         e.event,
-        or_dash(&e.user),
-        who,
-        e.detail.as_deref().unwrap_or("")
+        one_line(&or_dash(&e.user)),
+        one_line(&who),
+        one_line(e.detail.as_deref().unwrap_or(""))
     );
+}
+
+/// Escapes line breaks and other control characters, so a user name typed
+/// into the sign-in form cannot start a forged line of output (SECURITY X3).
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}') => {
+                c.escape_default().to_string()
+            }
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn queue_table(messages: &[QueuedMail]) {
@@ -199,4 +212,16 @@ fn queue_table(messages: &[QueuedMail]) {
         );
     }
     println!("{} message(s) waiting", messages.len());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn control_characters_cannot_break_an_audit_line() {
+        assert_eq!(one_line("x\nINFO fake"), "x\\nINFO fake");
+        assert_eq!(one_line("a\r\u{2028}b"), "a\\r\\u{2028}b");
+        assert_eq!(one_line("Jörg"), "Jörg");
+    }
 }

@@ -185,8 +185,13 @@ impl Ops<'_> {
         let message = self.store.write(|tx| {
             let mut users_t: Users = tx.open_table(USERS)?;
             let mut user = find(&users_t, name)?;
+            let email_before = user.email.clone();
             let detail = change(&mut user)?;
             users::put(&mut users_t, &user)?;
+            if user.email != email_before {
+                // Links mailed to the old address must die with it (SECURITY R5).
+                links::void_all(&mut Tokens::open(tx)?, &user.key())?;
+            }
             self.audit_in(tx, event, &user.username, Some(detail.clone()))?;
             Ok::<_, OpError>(format!("{}: {detail}", user.username))
         })?;

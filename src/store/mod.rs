@@ -151,11 +151,29 @@ impl Store {
     }
 
     fn upgrade(&self) -> Result<(), StoreError> {
+        // Most starts find everything in place: check in a read transaction and
+        // write (an fsync) only when something is missing or older.
+        let (found, has_key) = self.read(|tx| match tx.open_table(META) {
+            Ok(meta) => {
+                let found = match meta.get(KEY_SCHEMA_VERSION)? {
+                    Some(v) => decode::<u32>("meta", v.value())?,
+                    None => 0,
+                };
+                Ok((found, meta.get(KEY_CSRF)?.is_some()))
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok((0, false)),
+            Err(e) => Err(StoreError::from(e)),
+        })?;
+        if found == SCHEMA_VERSION && has_key {
+            return Ok(());
+        }
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
         self.write(|tx| {
-            let found = match tx.open_table(META)?.get(KEY_SCHEMA_VERSION)? {
-                Some(v) => decode::<u32>("meta", v.value())?,
-                None => 0,
-            };
             if found != SCHEMA_VERSION {
                 if found > 0 {
                     self.backup_before_migration(found)?;

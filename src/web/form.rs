@@ -120,6 +120,13 @@ fn same_site(headers: &HeaderMap, base_url: &str) -> bool {
     let Ok(origin) = origin.to_str() else {
         return false;
     };
+    if origin == "null" {
+        // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even
+        // for their own forms; then only the browser's own same-origin verdict counts.
+        return headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"same-origin"));
+    }
     let Ok(url) = url::Url::parse(origin) else {
         return false; // includes "null"
     };
@@ -213,6 +220,12 @@ mod tests {
         assert!(!same_site(&h, "http://127.0.0.1:8080"));
         h.insert(header::ORIGIN, "null".parse().unwrap());
         assert!(!same_site(&h, "http://127.0.0.1:8080"));
+        h.insert("sec-fetch-site", "same-origin".parse().unwrap());
+        assert!(
+            same_site(&h, "http://127.0.0.1:8080"),
+            "a browser's own form under no-referrer"
+        );
+        h.remove("sec-fetch-site");
         h.remove(header::ORIGIN);
         h.insert("sec-fetch-site", "cross-site".parse().unwrap());
         assert!(!same_site(&h, "http://127.0.0.1:8080"));

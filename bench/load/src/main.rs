@@ -1,0 +1,754 @@
+//! Load client and outside measurements for `bench/run`.
+//!
+//! Every subcommand prints its results as `key=value` lines on stdout, which
+//! `bench/run` collects. Every network wait is bounded, every loop is bounded
+//! in count or time, and only the address given with `--addr` is contacted
+//! (bench/run passes 127.0.0.1 addresses only).
+//!
+//! Subcommands:
+//!   free-port                     print a free TCP port on 127.0.0.1
+//!   hash [--iterations N]         time argon2id (m=19456, t=2, p=1) on this thread
+//!   wait --addr A [--path P] [--seconds S]
+//!                                 poll GET P (default /healthz) until it answers 200, at most S s
+//!   status --addr A --path P [--cookie C]
+//!                                 print the status code of one GET
+//!   session --addr A --user U --password P
+//!                                 sign in once, print the session cookie
+//!   login --addr A --user-prefix U --users K --password P --connections C --seconds D
+//!                                 C connections sign in with correct passwords for D s
+//!   flood --addr A --user-prefix U --users K --password P --connections C
+//!                                 C connections each send one sign-in at the same moment
+//!   attack --addr A --pid PID --names N --attempts M --connections C
+//!          --user-prefix U --users K --password P [--legit-connections L]
+//!                                 M wrong passwords over N unknown names while L
+//!                                 connections sign in correctly; samples the server's RSS
+//!   startup --bin B --config F --addr A [--idle-ms MS]
+//!                                 exec `B --config F serve`, time until /healthz answers,
+//!                                 then read its memory after MS idle milliseconds
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::{Command, ExitCode, Stdio};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper::{HeaderMap, Request, StatusCode, header};
+use hyper_util::rt::TokioIo;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Upper bound on any single connect or request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Upper bound on a whole subcommand's load phase beyond its nominal length.
+const PHASE_LIMIT: Duration = Duration::from_secs(600);
+/// How often the attack samples the server's resident set.
+const RSS_EVERY: Duration = Duration::from_millis(20);
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = argv.split_first() else {
+        eprintln!("usage: latchkey-bench-load COMMAND [--key value]...");
+        return ExitCode::from(2);
+    };
+    let args = match Args::parse(rest) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("latchkey-bench-load: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command.as_str() {
+        "free-port" => free_port(),
+        "hash" => hash(&args),
+        "wait" | "status" | "session" | "login" | "flood" | "attack" | "startup" => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("latchkey-bench-load: no runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(async {
+                match command.as_str() {
+                    "wait" => wait(&args).await,
+                    "status" => status(&args).await,
+                    "session" => session(&args).await,
+                    "login" => login(&args).await,
+                    "flood" => flood(&args).await,
+                    "attack" => attack(&args).await,
+                    _ => startup(&args).await,
+                }
+            })
+        }
+        other => Err(format!("unknown command {other}").into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("latchkey-bench-load {command}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--key value` pairs.
+struct Args(BTreeMap<String, String>);
+
+impl Args {
+    fn parse(rest: &[String]) -> Result<Self, String> {
+        let mut map = BTreeMap::new();
+        let mut it = rest.iter();
+        while let Some(key) = it.next() {
+            let Some(name) = key.strip_prefix("--") else {
+                return Err(format!("expected --key, got {key}"));
+            };
+            let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+            map.insert(name.to_owned(), value.clone());
+        }
+        Ok(Self(map))
+    }
+
+    fn get<T: FromStr>(&self, key: &str) -> Result<T, Error> {
+        let raw = self.0.get(key).ok_or_else(|| format!("--{key} is required"))?;
+        raw.parse()
+            .map_err(|_| format!("--{key}: cannot parse {raw:?}").into())
+    }
+
+    fn get_or<T: FromStr>(&self, key: &str, default: T) -> Result<T, Error> {
+        if self.0.contains_key(key) {
+            self.get(key)
+        } else {
+            Ok(default)
+        }
+    }
+
+    fn addr(&self) -> Result<SocketAddr, Error> {
+        let addr: SocketAddr = self.get("addr")?;
+        if !addr.ip().is_loopback() {
+            return Err(format!("--addr {addr} is not a loopback address").into());
+        }
+        Ok(addr)
+    }
+}
+
+fn free_port() -> Result<(), Error> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    println!("{}", listener.local_addr()?.port());
+    Ok(())
+}
+
+/// The parameters latchkey's `auth::hasher::argon2()` uses.
+fn argon2() -> argon2::Argon2<'static> {
+    let params = argon2::Params::new(19 * 1024, 2, 1, None).expect("valid parameters");
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+}
+
+fn hash(args: &Args) -> Result<(), Error> {
+    use argon2::password_hash::PasswordHasher;
+    let iterations: usize = args.get_or("iterations", 31)?;
+    let hasher = argon2();
+    // Warm up: page in the memory and let the CPU settle.
+    for _ in 0..3 {
+        let _ = hasher.hash_password(b"Kettle-Blue-42x")?;
+    }
+    let mut times = Vec::with_capacity(iterations);
+    for _ in 0..iterations.max(1) {
+        let start = Instant::now();
+        let phc = hasher.hash_password(b"Kettle-Blue-42x")?;
+        times.push(start.elapsed());
+        std::hint::black_box(phc);
+    }
+    times.sort();
+    println!("iterations={}", times.len());
+    println!("t_hash_ms={:.3}", ms(percentile(&times, 0.5)));
+    println!("t_hash_min_ms={:.3}", ms(times[0]));
+    println!("t_hash_max_ms={:.3}", ms(times[times.len() - 1]));
+
+    // The same hash into one buffer allocated once, as a pool that keeps its
+    // memory per hashing thread would compute it.
+    let mut blocks = vec![argon2::Block::new(); hasher.params().block_count()];
+    let mut out = [0u8; 32];
+    let salt = *b"latchkey-bench-salt!";
+    let mut reused = Vec::with_capacity(iterations);
+    for i in 0..iterations.max(1) + 3 {
+        let start = Instant::now();
+        hasher.hash_password_into_with_memory(b"Kettle-Blue-42x", &salt, &mut out, &mut blocks)?;
+        if i >= 3 {
+            reused.push(start.elapsed());
+        }
+        std::hint::black_box(out);
+    }
+    reused.sort();
+    println!("t_hash_reused_ms={:.3}", ms(percentile(&reused, 0.5)));
+    Ok(())
+}
+
+/// One HTTP/1.1 keep-alive connection.
+struct Conn {
+    addr: SocketAddr,
+    sender: SendRequest<Full<Bytes>>,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> Result<Self, Error> {
+        let stream =
+            tokio::time::timeout(REQUEST_TIMEOUT, tokio::net::TcpStream::connect(addr)).await??;
+        stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Self { addr, sender })
+    }
+
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        form: Option<String>,
+    ) -> Result<Reply, Error> {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, self.addr.to_string());
+        if let Some(c) = cookie {
+            builder = builder.header(header::COOKIE, c);
+        }
+        let body = match form {
+            Some(f) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                Full::new(Bytes::from(f))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let request = builder.body(body)?;
+        let exchange = async {
+            self.sender.ready().await?;
+            let response = self.sender.send_request(request).await?;
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await?.to_bytes();
+            Ok::<_, Error>(Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            })
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange).await?
+    }
+}
+
+impl Reply {
+    /// `name=value` of the `Set-Cookie` for `name`, if any.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .find(|pair| pair.split_once('=').is_some_and(|(n, v)| n == name && !v.is_empty()))
+            .map(str::to_owned)
+    }
+
+    fn signed_in(&self) -> bool {
+        self.status == StatusCode::SEE_OTHER && self.cookie("latchkey_session").is_some()
+    }
+}
+
+/// The anonymous cookie and CSRF token of one login page.
+struct LoginForm {
+    cookie: String,
+    token: String,
+}
+
+impl LoginForm {
+    async fn fetch(conn: &mut Conn) -> Result<Self, Error> {
+        let page = conn.send("GET", "/login", None, None).await?;
+        if page.status != StatusCode::OK {
+            return Err(format!("GET /login answered {}", page.status).into());
+        }
+        let cookie = page
+            .cookie("latchkey_anon")
+            .ok_or("GET /login set no latchkey_anon cookie")?;
+        let html = String::from_utf8_lossy(&page.body);
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = html.find(marker).ok_or("no csrf_token on the login page")? + marker.len();
+        let len = html[start..].find('"').ok_or("unterminated csrf_token")?;
+        Ok(Self {
+            cookie,
+            token: html[start..start + len].to_owned(),
+        })
+    }
+
+    fn body(&self, user: &str, password: &str) -> String {
+        format!(
+            "username={}&password={}&csrf_token={}",
+            encode(user),
+            encode(password),
+            encode(&self.token)
+        )
+    }
+
+    async fn sign_in(&self, conn: &mut Conn, user: &str, password: &str) -> Result<Reply, Error> {
+        conn.send("POST", "/login", Some(&self.cookie), Some(self.body(user, password)))
+            .await
+    }
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The `p` quantile (nearest rank) of sorted durations.
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn statuses_line(statuses: &BTreeMap<u16, usize>) -> String {
+    let parts: Vec<String> = statuses.iter().map(|(s, n)| format!("{s}:{n}")).collect();
+    if parts.is_empty() { "none".into() } else { parts.join(",") }
+}
+
+async fn wait(args: &Args) -> Result<(), Error> {
+    let addr = args.addr()?;
+    let seconds: f64 = args.get_or("seconds", 30.0)?;
+    let path: String = args.get_or("path", "/healthz".to_owned())?;
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    loop {
+        if let Ok(mut conn) = Conn::open(addr).await {
+            if let Ok(r) = conn.send("GET", &path, None, None).await {
+                if r.status == StatusCode::OK {
+                    return Ok(());
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{addr}{path} did not answer 200 within {seconds} s").into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn status(args: &Args) -> Result<(), Error> {
+    let addr = args.addr()?;
+    let path: String = args.get("path")?;
+    let cookie: Option<String> = args.0.get("cookie").cloned();
+    let mut conn = Conn::open(addr).await?;
+    let reply = conn.send("GET", &path, cookie.as_deref(), None).await?;
+    println!("{}", reply.status.as_u16());
+    Ok(())
+}
+
+async fn session(args: &Args) -> Result<(), Error> {
+    let addr = args.addr()?;
+    let user: String = args.get("user")?;
+    let password: String = args.get("password")?;
+    let mut conn = Conn::open(addr).await?;
+    let form = LoginForm::fetch(&mut conn).await?;
+    let reply = form.sign_in(&mut conn, &user, &password).await?;
+    let cookie = reply
+        .cookie("latchkey_session")
+        .filter(|_| reply.status == StatusCode::SEE_OTHER)
+        .ok_or_else(|| format!("sign-in as {user} answered {}", reply.status))?;
+    let home = conn.send("GET", "/", Some(&cookie), None).await?;
+    if home.status != StatusCode::OK {
+        return Err(format!("GET / with the new session answered {}", home.status).into());
+    }
+    println!("{cookie}");
+    Ok(())
+}
+
+/// What one load task saw.
+#[derive(Default)]
+struct Tally {
+    ok: usize,
+    failed: usize,
+    errors: usize,
+    statuses: BTreeMap<u16, usize>,
+    latencies: Vec<Duration>,
+}
+
+impl Tally {
+    fn merge(&mut self, other: Tally) {
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.errors += other.errors;
+        for (s, n) in other.statuses {
+            *self.statuses.entry(s).or_default() += n;
+        }
+        self.latencies.extend(other.latencies);
+    }
+
+    fn record(&mut self, started: Instant, reply: Result<Reply, Error>, want: impl Fn(&Reply) -> bool) -> bool {
+        match reply {
+            Ok(r) => {
+                self.latencies.push(started.elapsed());
+                *self.statuses.entry(r.status.as_u16()).or_default() += 1;
+                if want(&r) {
+                    self.ok += 1;
+                } else {
+                    self.failed += 1;
+                }
+                true
+            }
+            Err(_) => {
+                self.errors += 1;
+                self.failed += 1;
+                false
+            }
+        }
+    }
+
+    fn print(&mut self, prefix: &str) {
+        self.latencies.sort();
+        println!("{prefix}ok={}", self.ok);
+        println!("{prefix}failed={}", self.failed);
+        println!("{prefix}errors={}", self.errors);
+        println!("{prefix}statuses={}", statuses_line(&self.statuses));
+        println!("{prefix}p50_ms={:.2}", ms(percentile(&self.latencies, 0.5)));
+        println!("{prefix}p99_ms={:.2}", ms(percentile(&self.latencies, 0.99)));
+        println!(
+            "{prefix}max_ms={:.2}",
+            ms(self.latencies.last().copied().unwrap_or_default())
+        );
+    }
+}
+
+struct Accounts {
+    prefix: String,
+    count: usize,
+    password: String,
+}
+
+impl Accounts {
+    fn from(args: &Args) -> Result<Self, Error> {
+        Ok(Self {
+            prefix: args.get("user-prefix")?,
+            count: args.get::<usize>("users")?.max(1),
+            password: args.get("password")?,
+        })
+    }
+
+    fn name(&self, i: usize) -> String {
+        format!("{}{}", self.prefix, i % self.count)
+    }
+}
+
+/// A connection with a login form, ready to sign in.
+async fn ready(addr: SocketAddr) -> Result<(Conn, LoginForm), Error> {
+    let mut conn = Conn::open(addr).await?;
+    let form = LoginForm::fetch(&mut conn).await?;
+    Ok((conn, form))
+}
+
+/// Sign-ins with correct passwords until `stop`, reconnecting after an error.
+async fn sign_in_until(
+    addr: SocketAddr,
+    mut conn: Conn,
+    form: LoginForm,
+    user: String,
+    password: String,
+    deadline: Instant,
+    stop: Option<Arc<AtomicBool>>,
+) -> Tally {
+    let mut tally = Tally::default();
+    let hard_stop = deadline + PHASE_LIMIT;
+    while Instant::now() < deadline.min(hard_stop)
+        && !stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+    {
+        let started = Instant::now();
+        let reply = form.sign_in(&mut conn, &user, &password).await;
+        if !tally.record(started, reply, Reply::signed_in) {
+            match Conn::open(addr).await {
+                Ok(c) => conn = c,
+                Err(_) => break,
+            }
+        }
+    }
+    tally
+}
+
+async fn login(args: &Args) -> Result<(), Error> {
+    let addr = args.addr()?;
+    let accounts = Accounts::from(args)?;
+    let connections: usize = args.get("connections")?;
+    let seconds: f64 = args.get("seconds")?;
+    let mut prepared = Vec::new();
+    for i in 0..connections {
+        prepared.push((ready(addr).await?, accounts.name(i)));
+    }
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::new();
+    for ((conn, form), user) in prepared {
+        let password = accounts.password.clone();
+        tasks.push(tokio::spawn(sign_in_until(
+            addr, conn, form, user, password, deadline, None,
+        )));
+    }
+    let mut total = Tally::default();
+    for t in tasks {
+        total.merge(t.await?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!("connections={connections}");
+    println!("elapsed_s={elapsed:.3}");
+    println!("rps={:.2}", total.ok as f64 / elapsed);
+    total.print("");
+    Ok(())
+}
+
+async fn flood(args: &Args) -> Result<(), Error> {
+    let addr = args.addr()?;
+    let accounts = Arc::new(Accounts::from(args)?);
+    let connections: usize = args.get("connections")?;
+    let barrier = Arc::new(tokio::sync::Barrier::new(connections));
+    let mut tasks = Vec::new();
+    for i in 0..connections {
+        let barrier = barrier.clone();
+        let accounts = accounts.clone();
+        tasks.push(tokio::spawn(async move {
+            let prepared = ready(addr).await;
+            // Every task reaches the barrier, prepared or not, so none waits forever.
+            barrier.wait().await;
+            let mut tally = Tally::default();
+            match prepared {
+                Ok((mut conn, form)) => {
+                    let started = Instant::now();
+                    let reply = form.sign_in(&mut conn, &accounts.name(i), &accounts.password).await;
+                    tally.record(started, reply, Reply::signed_in);
+                }
+                Err(_) => {
+                    tally.errors += 1;
+                    tally.failed += 1;
+                }
+            }
+            tally
+        }));
+    }
+    let started = Instant::now();
+    let mut total = Tally::default();
+    for t in tasks {
+        total.merge(tokio::time::timeout(PHASE_LIMIT, t).await??);
+    }
+    println!("connections={connections}");
+    println!("elapsed_s={:.3}", started.elapsed().as_secs_f64());
+    println!("busy_503={}", total.statuses.get(&503).copied().unwrap_or(0));
+    total.print("");
+    Ok(())
+}
+
+/// `VmRSS`, `RssAnon`, `RssFile`, `VmHWM` (KiB) of a process.
+fn memory(pid: u32) -> Option<BTreeMap<&'static str, u64>> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let mut out = BTreeMap::new();
+    for line in status.lines() {
+        let Some((key, rest)) = line.split_once(':') else { continue };
+        let key = match key {
+            "VmRSS" => "rss_kib",
+            "RssAnon" => "rss_anon_kib",
+            "RssFile" => "rss_file_kib",
+            "RssShmem" => "rss_shmem_kib",
+            "VmHWM" => "hwm_kib",
+            _ => continue,
+        };
+        let kib = rest.trim().trim_end_matches("kB").trim().parse().ok()?;
+        out.insert(key, kib);
+    }
+    Some(out)
+}
+
+fn rss(pid: u32) -> Option<u64> {
+    memory(pid).and_then(|m| m.get("rss_kib").copied())
+}
+
+async fn attack(args: &Args) -> Result<(), Error> {
+    let addr = args.addr()?;
+    let pid: u32 = args.get("pid")?;
+    let names: usize = args.get::<usize>("names")?.max(1);
+    let attempts: usize = args.get("attempts")?;
+    let connections: usize = args.get::<usize>("connections")?.max(1);
+    let legit_connections: usize = args.get_or("legit-connections", 2)?;
+    let accounts = Accounts::from(args)?;
+    rss(pid).ok_or("cannot read the server's /proc status")?;
+
+    // Baseline: the median of samples over half a second, before any attempt.
+    let mut before = Vec::new();
+    for _ in 0..25 {
+        before.extend(rss(pid));
+        tokio::time::sleep(RSS_EVERY).await;
+    }
+    before.sort_unstable();
+    let rss_before = before[before.len() / 2];
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut peak = 0;
+            let limit = Instant::now() + PHASE_LIMIT;
+            while !stop.load(Ordering::Relaxed) && Instant::now() < limit {
+                peak = peak.max(rss(pid).unwrap_or(0));
+                tokio::time::sleep(RSS_EVERY).await;
+            }
+            peak.max(rss(pid).unwrap_or(0))
+        })
+    };
+
+    let mut legit = Vec::new();
+    for i in 0..legit_connections {
+        let (conn, form) = ready(addr).await?;
+        legit.push(tokio::spawn(sign_in_until(
+            addr,
+            conn,
+            form,
+            accounts.name(i),
+            accounts.password.clone(),
+            Instant::now() + PHASE_LIMIT,
+            Some(stop.clone()),
+        )));
+    }
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut attackers = Vec::new();
+    for _ in 0..connections {
+        let next = next.clone();
+        let (mut conn, form) = ready(addr).await?;
+        attackers.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= attempts || started.elapsed() > PHASE_LIMIT {
+                    break;
+                }
+                let name = format!("nobody-{:05}", i % names);
+                let t = Instant::now();
+                let reply = form.sign_in(&mut conn, &name, "Wrong-Guess-17z").await;
+                // A wrong password on an unknown name is answered 401 (or 403 once locked).
+                let answered = tally.record(t, reply, |r| {
+                    matches!(r.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+                });
+                if !answered {
+                    match Conn::open(addr).await {
+                        Ok(c) => conn = c,
+                        Err(_) => break,
+                    }
+                }
+            }
+            tally
+        }));
+    }
+    let mut attack_total = Tally::default();
+    for t in attackers {
+        attack_total.merge(t.await?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut legit_total = Tally::default();
+    for t in legit {
+        legit_total.merge(t.await?);
+    }
+    let rss_peak = sampler.await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_after = rss(pid).unwrap_or(0);
+
+    println!("attempts={}", attack_total.latencies.len() + attack_total.errors);
+    println!("names={names}");
+    println!("elapsed_s={elapsed:.3}");
+    attack_total.print("attack_");
+    legit_total.print("legit_");
+    println!("rss_before_kib={rss_before}");
+    println!("rss_peak_kib={rss_peak}");
+    println!("rss_after_kib={rss_after}");
+    println!("rss_growth_kib={}", rss_peak.saturating_sub(rss_before));
+    Ok(())
+}
+
+async fn startup(args: &Args) -> Result<(), Error> {
+    let bin: String = args.get("bin")?;
+    let config: String = args.get("config")?;
+    let addr = args.addr()?;
+    let idle_ms: u64 = args.get_or("idle-ms", 1000)?;
+    let log: String = args.get_or("log", "/dev/null".to_owned())?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+
+    let started = Instant::now();
+    let mut child = Command::new(&bin)
+        .args(["--config", &config, "serve"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()?;
+    let pid = child.id();
+    let result = async {
+        let deadline = started + REQUEST_TIMEOUT;
+        let up = loop {
+            if let Some(status) = child.try_wait()? {
+                return Err::<_, Error>(format!("the server exited at start: {status}").into());
+            }
+            if Instant::now() > deadline {
+                return Err("/healthz did not answer within 30 s".into());
+            }
+            if let Ok(mut conn) = Conn::open(addr).await {
+                if let Ok(r) = conn.send("GET", "/healthz", None, None).await {
+                    if r.status == StatusCode::OK {
+                        break started.elapsed();
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        };
+        tokio::time::sleep(Duration::from_millis(idle_ms)).await;
+        let mem = memory(pid).ok_or("cannot read the server's /proc status")?;
+        Ok((up, mem))
+    }
+    .await;
+
+    // Stop the server whatever happened: SIGTERM, then SIGKILL after 10 s.
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let stop_deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait()?.is_none() {
+        if Instant::now() > stop_deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let (up, mem) = result?;
+    println!("startup_ms={:.2}", ms(up));
+    for (key, kib) in mem {
+        println!("{key}={kib}");
+    }
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! The adversarial security suite: one test (at least) per line of SECURITY.md,
+//! each named by its ID and attacking the running server, its files or the
+//! built binary. `docs/security.md` maps every ID to its tests here and in
+//! `tests/api`.
+
+#[allow(dead_code)]
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[allow(dead_code)]
+#[path = "../api/smtp.rs"]
+mod smtp;
+
+mod support;
+
+mod enumeration;
+mod passwords;
+mod resources;
+mod sessions;
+mod tokens;
+mod web;
