@@ -153,3 +153,34 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .unwrap_or("unknown panic");
     WebError::Internal(format!("handler panicked: {what}")).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt;
+    use tower_http::catch_panic::CatchPanicLayer;
+
+    async fn boom() -> &'static str {
+        panic!("handler bug")
+    }
+
+    /// SECURITY I2: a panicking handler becomes a 500 with a reference id, and
+    /// the same service goes on answering (the router wraps every route this way).
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_the_service_lives_on() {
+        let app = axum::Router::new()
+            .route("/boom", get(boom))
+            .route("/ok", get(|| async { "ok" }))
+            .layer(CatchPanicLayer::custom(panic_response));
+        let boom = Request::get("/boom").body(Body::empty()).unwrap();
+        let res = app.clone().oneshot(boom).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let page = res.extensions().get::<ErrorPage>().expect("an error page");
+        assert!(page.error_id.is_some());
+        let ok = Request::get("/ok").body(Body::empty()).unwrap();
+        assert_eq!(app.oneshot(ok).await.unwrap().status(), StatusCode::OK);
+    }
+}
