@@ -156,7 +156,7 @@ impl Env {
         let Some(to) = user.email.as_deref() else {
             return Ok(());
         };
-        let vars = minijinja::context! { user => user.mail_ctx(), ..extra };
+        let vars = minijinja::context! { user => crate::mail::compose::user_ctx(user), ..extra };
         self.mailer.queue(
             tx,
             &self.config,

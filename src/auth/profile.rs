@@ -93,7 +93,7 @@ impl Auth {
                     Timestamp::now(),
                 )?;
                 let vars = context! {
-                    user => u.mail_ctx(),
+                    user => crate::mail::compose::user_ctx(&u),
                     link => links::url(&env.config.server.base_url, "confirm-email", &issued.token),
                     valid_for => human_duration(ttl.as_duration()),
                 };

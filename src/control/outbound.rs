@@ -32,7 +32,7 @@ impl Ops<'_> {
         )?;
         let link = links::url(&self.config.server.base_url, "setup", &issued.token);
         if let Some(to) = user.email.as_deref() {
-            let vars = context! { user => user.mail_ctx(), link => link.as_str(), valid_for => human_duration(ttl.as_duration()) };
+            let vars = context! { user => crate::mail::compose::user_ctx(user), link => link.as_str(), valid_for => human_duration(ttl.as_duration()) };
             self.mailer
                 .queue(
                     tx,
@@ -67,7 +67,7 @@ impl Ops<'_> {
                 (false, _) => None,
                 (true, None) => return Err(OpError::new(format!("{} has no email address; give them the link instead", user.username))),
                 (true, Some(to)) => {
-                    let vars = context! { user => user.mail_ctx(), link => link.as_str(), valid_for => human_duration(ttl.as_duration()) };
+                    let vars = context! { user => crate::mail::compose::user_ctx(&user), link => link.as_str(), valid_for => human_duration(ttl.as_duration()) };
                     self.mailer
                         .queue(
                 tx,

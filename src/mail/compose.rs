@@ -151,6 +151,11 @@ fn message_id(config: &Config) -> String {
     format!("{hex}@{host}")
 }
 
+/// The account as mail templates see it (`user.name`, `user.username`).
+pub fn user_ctx(user: &crate::store::users::UserRecord) -> Value {
+    context! { name => user.display_name(), username => user.username.as_str() }
+}
+
 /// "15 minutes", "72 hours", "1 day": how long a link stays valid, in words.
 pub fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();

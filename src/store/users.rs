@@ -76,11 +76,6 @@ impl UserRecord {
         self.name.as_deref().unwrap_or(&self.username)
     }
 
-    /// The context mail templates see as `user`.
-    pub fn mail_ctx(&self) -> minijinja::Value {
-        minijinja::context! { name => self.display_name(), username => self.username.as_str() }
-    }
-
     /// Ends every session of the account (they check the epoch on each request).
     pub fn revoke_sessions(&mut self) {
         self.session_epoch += 1;

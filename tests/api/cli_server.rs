@@ -257,10 +257,10 @@ async fn the_binary_serves_end_to_end() {
         ("password", PASSWORD),
         ("confirm", PASSWORD),
     ];
-    let res = post_form(&client, &base, &setup_path, &setup).await;
+    let res = post_to_page(&client, &base, &setup_path, &setup).await;
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     let signin = [("username", "admin"), ("password", PASSWORD)];
-    let res = post_form(&client, &base, "/login", &signin).await;
+    let res = post_to_page(&client, &base, "/login", &signin).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/");
     assert_eq!(
@@ -289,7 +289,7 @@ async fn the_binary_serves_end_to_end() {
 }
 
 /// GETs `path` for its CSRF token, then POSTs `fields` with it to the same path.
-async fn post_form(
+async fn post_to_page(
     client: &reqwest::Client,
     base: &str,
     path: &str,

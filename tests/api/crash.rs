@@ -121,17 +121,8 @@ fn port_in(line: &str) -> Option<u16> {
     digits.parse().ok()
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
 /// GETs `page` for a CSRF token, then POSTs `fields` with it to `action`.
-async fn post_form(
+async fn try_post_form(
     client: &reqwest::Client,
     base: &str,
     page: &str,
@@ -156,7 +147,7 @@ async fn post_form(
 
 async fn sign_in(client: &reqwest::Client, base: &str, user: &str, password: &str) -> u16 {
     let fields = [("username", user), ("password", password)];
-    post_form(client, base, "/login", "/login", &fields)
+    try_post_form(client, base, "/login", "/login", &fields)
         .await
         .expect("sign-in answered")
         .status()
@@ -185,7 +176,8 @@ impl Flood {
                     let client = browser();
                     let fields = [("username", "bob"), ("password", "Not-Bobs-Kettle-1")];
                     while !stop.load(Ordering::SeqCst) {
-                        let Ok(res) = post_form(&client, &base, "/login", "/login", &fields).await
+                        let Ok(res) =
+                            try_post_form(&client, &base, "/login", "/login", &fields).await
                         else {
                             break; // the server was killed
                         };
@@ -289,7 +281,7 @@ async fn acknowledged_changes_survive_kill_9() {
             ("password", new.as_str()),
             ("confirm", new.as_str()),
         ];
-        let changed = post_form(&alice, &base, "/profile", "/profile/password", &fields)
+        let changed = try_post_form(&alice, &base, "/profile", "/profile/password", &fields)
             .await
             .unwrap();
         assert_eq!(changed.status(), 303, "round {round}");
@@ -326,7 +318,7 @@ async fn acknowledged_changes_survive_kill_9() {
     let chosen = "Reset-Last-Kettle!9";
     let fields = [("password", chosen), ("confirm", chosen)];
     let action = format!("/reset/{token}");
-    let spent = post_form(&browser(), &base, "/forgot", &action, &fields)
+    let spent = try_post_form(&browser(), &base, "/forgot", &action, &fields)
         .await
         .unwrap();
     assert_eq!(spent.status(), 303);
@@ -344,7 +336,7 @@ async fn acknowledged_changes_survive_kill_9() {
     assert_eq!(sign_in(&browser(), &base, "alice", chosen).await, 303);
     assert_eq!(sign_in(&browser(), &base, "alice", &current).await, 401);
     let bob = browser();
-    let res = post_form(
+    let res = try_post_form(
         &bob,
         &base,
         "/login",

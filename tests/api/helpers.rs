@@ -98,11 +98,7 @@ impl TestApp {
 
     /// A browser: its own cookie jar, redirects not followed.
     pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
+        browser()
     }
 
     /// Runs an admin request in-process, as the CLI would with the server stopped.
@@ -215,6 +211,16 @@ pub fn csrf_token(html: &str) -> String {
     html[start..end].to_owned()
 }
 
+/// A browser for any server: its own cookie jar, redirects not followed.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
 /// GETs `page` (to receive a CSRF token) and POSTs `fields` plus the token to `action`.
 pub async fn submit(
     client: &reqwest::Client,
@@ -223,8 +229,19 @@ pub async fn submit(
     action: &str,
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
+    post_form(client, &app.base, page, action, fields).await
+}
+
+/// [`submit`] for a server known only by its base URL (e.g. a `latchkey serve` child).
+pub async fn post_form(
+    client: &reqwest::Client,
+    base: &str,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     let html = client
-        .get(app.url(page))
+        .get(format!("{base}{page}"))
         .send()
         .await
         .unwrap()
@@ -235,7 +252,7 @@ pub async fn submit(
     let mut form: Vec<(&str, &str)> = fields.to_vec();
     form.push(("csrf_token", &token));
     client
-        .post(app.url(action))
+        .post(format!("{base}{action}"))
         .form(&form)
         .send()
         .await

@@ -135,41 +135,6 @@ async fn stop_and_release(mut app: TestApp) -> (tempfile::TempDir, PathBuf) {
     (dir, config.data_dir)
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// GETs `base + page` for a CSRF token, then POSTs `fields` with it to `base + action`.
-async fn post_form(
-    client: &reqwest::Client,
-    base: &str,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let html = client
-        .get(format!("{base}{page}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_token(&html);
-    let mut form = fields.to_vec();
-    form.push(("csrf_token", &token));
-    client
-        .post(format!("{base}{action}"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// The status of a sign-in from a new browser.
 async fn sign_in_status(base: &str, user: &str, password: &str) -> u16 {
     let fields = [("username", user), ("password", password)];

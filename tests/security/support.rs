@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::{TestApp, binary, csrf_token};
+pub use crate::helpers::{browser, post_form};
 
 /// Held by the tests that measure timing or memory, so they never overlap.
 pub static QUIET: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -328,42 +329,6 @@ fn port_in(line: &str) -> Option<u16> {
         .collect::<String>()
         .parse()
         .ok()
-}
-
-/// A plain browser for a child server: its own cookie jar, no redirects.
-pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// GETs `page` at `base` for a CSRF token, then POSTs `fields` with it to `action`.
-pub async fn post_form(
-    client: &reqwest::Client,
-    base: &str,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let html = client
-        .get(format!("{base}{page}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_token(&html);
-    let mut form = fields.to_vec();
-    form.push(("csrf_token", &token));
-    client
-        .post(format!("{base}{action}"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// Resident memory figures of process `pid` in KiB: (VmRSS, VmHWM).
