@@ -154,13 +154,18 @@ impl Auth {
                     let Some(mut user) = users::get(&users_t, &key)? else {
                         return Ok(None); // deleted while we verified
                     };
+                    // Most sign-ins change nothing in the account: rewrite it only when they do.
+                    let changed =
+                        user.failed_attempts != 0 || user.locked_at.is_some() || rehash.is_some();
                     user.failed_attempts = 0;
                     user.locked_at = None;
                     if let Some(phc) = rehash {
                         user.password_hash = Some(phc);
                     }
                     let must_change = user.must_change || password_expired(&user, max_age, now);
-                    users::put(&mut users_t, &user)?;
+                    if changed {
+                        users::put(&mut users_t, &user)?;
+                    }
                     let id = super::sessions::create(
                         &mut tx.open_table(SESSIONS)?,
                         &user,
