@@ -1,29 +1,85 @@
 //! argon2id hashing on a bounded pool (SECURITY X1, L2; parameters in one place).
 //!
-//! At most `threads` hashes run at once (each takes ~19 MiB for its duration);
-//! at most `queue` callers wait for a slot, and any caller past that gets
-//! [`Busy`] at once, which the web layer answers with 503 and `Retry-After`.
+//! At most `threads` hashes run at once; at most `queue` callers wait for a
+//! slot, and any caller past that gets [`Busy`] at once, which the web layer
+//! answers with 503 and `Retry-After`. Each hashing thread owns one
+//! [`Workspace`] (the 19 MiB of argon2 memory) for its whole life, so memory
+//! is `threads` x 19 MiB however many hashes run.
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
+use argon2::password_hash::PasswordVerifier;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 use crate::domain::secret::Secret;
 
 /// OWASP parameters: m = 19456 KiB, t = 2, p = 1 (argon2id, v19).
 pub fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("constant argon2 parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
+}
+
+fn params() -> Params {
+    Params::new(19 * 1024, 2, 1, None).expect("constant argon2 parameters are valid")
+}
+
+/// Bytes of salt in a new hash (the PHC recommendation).
+const SALT_LEN: usize = 16;
+/// Bytes of output in a new hash.
+const OUTPUT_LEN: usize = 32;
+
+/// argon2's working memory for the configured parameters, reused across hashes.
+///
+/// argon2 writes every block before it reads it, so a workspace needs no
+/// clearing between hashes. Allocating it once matters: a fresh 19 MiB per
+/// hash fragments glibc's heap until a flood of sign-ins has grown the
+/// process by a block per hash (bench/ANALYSIS.md).
+pub struct Workspace {
+    blocks: Vec<Block>,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Self {
+            blocks: vec![Block::default(); params().block_count()],
+        }
+    }
+}
+
+impl Default for Workspace {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Hashes a password to a PHC string with a fresh random salt. Blocking (~20 ms).
 pub fn hash_blocking(password: &Secret) -> String {
+    hash_with(&mut Workspace::new(), password)
+}
+
+/// [`hash_blocking`] in a given workspace.
+pub fn hash_with(workspace: &mut Workspace, password: &Secret) -> String {
+    let mut salt = [0u8; SALT_LEN];
+    getrandom::fill(&mut salt).expect("the OS random source works");
+    let mut out = [0u8; OUTPUT_LEN];
     argon2()
-        .hash_password(password.expose().as_bytes())
-        .expect("argon2 hashing with valid parameters does not fail")
-        .to_string()
+        .hash_password_into_with_memory(
+            password.expose().as_bytes(),
+            &salt,
+            &mut out,
+            &mut workspace.blocks[..],
+        )
+        .expect("argon2 hashing with valid parameters does not fail");
+    PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params()).expect("constant parameters encode"),
+        salt: Some(Salt::new(&salt).expect("16 bytes is a valid salt")),
+        hash: Some(Output::new(&out).expect("32 bytes is a valid output")),
+    }
+    .to_string()
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -36,39 +92,73 @@ pub struct Verification {
 
 /// Checks `password` against `phc`; with `None` it burns the same time on a dummy hash.
 pub fn verify_blocking(password: &Secret, phc: Option<&str>, dummy: &str) -> Verification {
+    verify_with(&mut Workspace::new(), password, phc, dummy)
+}
+
+/// [`verify_blocking`] in a given workspace.
+pub fn verify_with(
+    workspace: &mut Workspace,
+    password: &Secret,
+    phc: Option<&str>,
+    dummy: &str,
+) -> Verification {
     let (stored, real) = match phc {
         Some(p) => (p, true),
         None => (dummy, false),
     };
     let Ok(parsed) = PasswordHash::new(stored) else {
         // A damaged hash never matches; still spend the time of a verify.
-        let _ = verify_parsed(password, dummy);
+        if let Ok(dummy) = PasswordHash::new(dummy) {
+            let _ = matches(workspace, password, &dummy);
+        }
         return Verification {
             matched: false,
             needs_rehash: false,
         };
     };
-    let matched = argon2()
-        .verify_password(password.expose().as_bytes(), &parsed)
-        .is_ok();
+    let matched = matches(workspace, password, &parsed);
     Verification {
         matched: matched && real,
         needs_rehash: matched && real && !uses_current_params(&parsed),
     }
 }
 
-fn verify_parsed(password: &Secret, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|p| {
-        argon2()
-            .verify_password(password.expose().as_bytes(), &p)
-            .is_ok()
-    })
+/// Recomputes `hash` for `password` and compares in constant time.
+///
+/// A hash whose parameters need more memory than the workspace holds (a
+/// future, stronger setting) is checked by argon2's own allocating verifier.
+fn matches(workspace: &mut Workspace, password: &Secret, hash: &PasswordHash) -> bool {
+    let pwd = password.expose().as_bytes();
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm.as_str()) else {
+        return false;
+    };
+    let Ok(version) = hash
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+    else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(hash) else {
+        return false;
+    };
+    if params.block_count() > workspace.blocks.len() {
+        return argon2().verify_password(pwd, hash).is_ok();
+    }
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let out = &mut out[..expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(pwd, salt, out, &mut workspace.blocks[..])
+        .is_ok()
+        && bool::from(out.ct_eq(expected.as_ref()))
 }
 
 fn uses_current_params(hash: &PasswordHash) -> bool {
-    let current = argon2();
-    let want = current.params();
-    hash.algorithm.as_str() == "argon2id"
+    let want = params();
+    hash.algorithm == argon2::ARGON2ID_IDENT
+        && hash.version == Some(Version::V0x13.into())
         && Params::try_from(hash).is_ok_and(|p| {
             p.m_cost() == want.m_cost()
                 && p.t_cost() == want.t_cost()
@@ -84,10 +174,8 @@ pub struct Busy;
 /// The bounded hashing pool shared by every request.
 ///
 /// Hashes run on `threads` dedicated OS threads, not on the runtime's blocking
-/// pool: glibc keeps a freed 19 MiB argon2 block in the allocating thread's
-/// arena, so hashing on any of the blocking pool's many threads let memory
-/// grow to (blocking threads) x 19 MiB under a flood. With fixed threads each
-/// one reuses its own block, and memory stays near `threads` x 19 MiB (X1).
+/// pool, and each thread keeps one [`Workspace`], allocated at its first hash:
+/// memory stays at `threads` x 19 MiB under any flood (X1).
 pub struct Hasher {
     permits: Arc<Semaphore>,
     threads: usize,
@@ -97,7 +185,7 @@ pub struct Hasher {
     jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
 }
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+type Job = Box<dyn FnOnce(&mut Workspace) + Send + 'static>;
 
 /// Starts `threads` workers that run jobs from one shared channel until it closes.
 fn start_workers(threads: usize) -> std::sync::mpsc::Sender<Job> {
@@ -108,6 +196,7 @@ fn start_workers(threads: usize) -> std::sync::mpsc::Sender<Job> {
         std::thread::Builder::new()
             .name(format!("argon2-{i}"))
             .spawn(move || {
+                let mut workspace: Option<Workspace> = None;
                 loop {
                     let job = match rx.lock() {
                         Ok(rx) => rx.recv(),
@@ -115,7 +204,9 @@ fn start_workers(threads: usize) -> std::sync::mpsc::Sender<Job> {
                     };
                     let Ok(job) = job else { return };
                     // A panicking job reports through its dropped sender; the worker lives on.
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    let workspace = workspace.get_or_insert_with(Workspace::new);
+                    let _ =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(workspace)));
                 }
             })
             .expect("the OS starts a hashing thread");
@@ -144,18 +235,19 @@ impl Hasher {
         phc: Option<String>,
     ) -> Result<Verification, Busy> {
         let dummy = self.dummy.clone();
-        self.run(move || {
+        self.run(move |workspace| {
             // Stored hashes are of the NFKC form (NewPassword::parse), so the
             // typed password is compared in that form too (SECURITY P1).
             let password = Secret::new(crate::domain::password::normalize(password.expose()));
-            verify_blocking(&password, phc.as_deref(), &dummy)
+            verify_with(workspace, &password, phc.as_deref(), &dummy)
         })
         .await
     }
 
     /// Hashes off the async runtime.
     pub async fn hash(&self, password: Secret) -> Result<String, Busy> {
-        self.run(move || hash_blocking(&password)).await
+        self.run(move |workspace| hash_with(workspace, &password))
+            .await
     }
 
     /// Hashes now in use.
@@ -170,7 +262,7 @@ impl Hasher {
 
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce() -> T + Send + 'static,
+        job: impl FnOnce(&mut Workspace) -> T + Send + 'static,
     ) -> Result<T, Busy> {
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(p) => p,
@@ -185,8 +277,8 @@ impl Hasher {
             }
         };
         let (done, out) = tokio::sync::oneshot::channel();
-        let work: Job = Box::new(move || {
-            let _ = done.send(job());
+        let work: Job = Box::new(move |workspace| {
+            let _ = done.send(job(workspace));
             drop(permit);
         });
         let sent = match self.jobs.lock() {
@@ -220,9 +312,55 @@ mod tests {
     fn weaker_parameters_ask_for_a_rehash() {
         let params = Params::new(8 * 1024, 1, 1, None).unwrap();
         let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let phc = weak.hash_password(b"Correct-Horse-9").unwrap().to_string();
+        let phc = argon2::password_hash::PasswordHasher::hash_password(&weak, b"Correct-Horse-9")
+            .unwrap()
+            .to_string();
         let v = verify_blocking(&Secret::new("Correct-Horse-9"), Some(&phc), &phc);
         assert!(v.matched && v.needs_rehash);
+    }
+
+    #[test]
+    fn a_reused_workspace_agrees_with_argon2s_own_hashing() {
+        // Hashes written by earlier versions (argon2's allocating hasher) still
+        // verify, ours verify with argon2's verifier, and a workspace that has
+        // already computed other hashes gives the same answers.
+        let mut ws = Workspace::new();
+        let pw = Secret::new("Correct-Horse-9");
+        let theirs =
+            argon2::password_hash::PasswordHasher::hash_password(&argon2(), b"Correct-Horse-9")
+                .unwrap()
+                .to_string();
+        for _ in 0..3 {
+            let ours = hash_with(&mut ws, &pw);
+            assert!(
+                argon2()
+                    .verify_password(b"Correct-Horse-9", &PasswordHash::new(&ours).unwrap())
+                    .is_ok()
+            );
+            let v = verify_with(&mut ws, &pw, Some(&theirs), &ours);
+            assert!(v.matched && !v.needs_rehash);
+            assert!(
+                !verify_with(
+                    &mut ws,
+                    &Secret::new("Correct-Horse-8"),
+                    Some(&theirs),
+                    &ours
+                )
+                .matched
+            );
+        }
+    }
+
+    #[test]
+    fn a_hash_needing_more_memory_than_the_workspace_still_verifies() {
+        let params = Params::new(32 * 1024, 1, 1, None).unwrap();
+        let strong = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let phc = argon2::password_hash::PasswordHasher::hash_password(&strong, b"Correct-Horse-9")
+            .unwrap()
+            .to_string();
+        let v = verify_blocking(&Secret::new("Correct-Horse-9"), Some(&phc), &phc);
+        assert!(v.matched && v.needs_rehash);
+        assert!(!verify_blocking(&Secret::new("wrong"), Some(&phc), &phc).matched);
     }
 
     #[tokio::test]
