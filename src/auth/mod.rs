@@ -27,6 +27,8 @@ use hasher::{Busy, Hasher};
 
 /// How many unknown user names are remembered for lockout at once.
 const UNKNOWN_NAME_CAPACITY: usize = 10_000;
+/// Live sessions whose records are kept decoded between requests.
+const SESSION_CACHE_CAPACITY: usize = 1_024;
 
 /// Failures of the authentication layer that are not answers to the user.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +62,7 @@ pub struct Auth {
     pub metrics: crate::metrics::Metrics,
     locks: KeyedLocks,
     unknown: UnknownNames,
+    sessions: sessions::SessionCache,
 }
 
 impl Auth {
@@ -76,6 +79,7 @@ impl Auth {
             metrics: crate::metrics::Metrics::default(),
             locks: KeyedLocks::default(),
             unknown: UnknownNames::new(UNKNOWN_NAME_CAPACITY),
+            sessions: sessions::SessionCache::new(SESSION_CACHE_CAPACITY),
         }
     }
 

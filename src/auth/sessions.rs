@@ -53,7 +53,14 @@ impl Auth {
         let now = Timestamp::now();
         // The read is a few microseconds from redb's cache: done here, it saves a
         // hop to the blocking pool on every page view. Writes (fsync) hop.
-        match check(&self.store, id_hash, &limits, lock_check, now)? {
+        match check(
+            &self.store,
+            &self.sessions,
+            id_hash,
+            &limits,
+            lock_check,
+            now,
+        )? {
             Checked::Missing => Ok(None),
             Checked::Dead => {
                 self.db(move |s| {
@@ -150,13 +157,69 @@ enum Checked {
     },
 }
 
-fn check(
+/// Copies of the session and account records behind recent cookies, each
+/// tagged with the [`Store::generation`] it was read at: a copy is used only
+/// while no commit has happened since, so it is always what a read would
+/// return now. Every check on it (timeouts, epoch, lock, licence, expiry)
+/// still runs on every request; only the read and decode are saved.
+pub struct SessionCache {
+    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], Cached>>,
+    capacity: usize,
+}
+
+#[derive(Clone)]
+struct Cached {
+    generation: u64,
+    session: SessionRecord,
+    user: Option<UserRecord>,
+}
+
+impl SessionCache {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+            capacity,
+        }
+    }
+
+    fn get(&self, id_hash: &[u8; 32], generation: u64) -> Option<Cached> {
+        self.lock()
+            .get(id_hash)
+            .filter(|c| c.generation == generation)
+            .cloned()
+    }
+
+    fn put(&self, id_hash: [u8; 32], entry: Cached) {
+        let mut entries = self.lock();
+        if entries.len() >= self.capacity && !entries.contains_key(&id_hash) {
+            // Entries of an older generation are useless; otherwise drop any one.
+            entries.retain(|_, c| c.generation == entry.generation);
+            if entries.len() >= self.capacity {
+                let victim = entries.keys().next().copied();
+                if let Some(victim) = victim {
+                    entries.remove(&victim);
+                }
+            }
+        }
+        entries.insert(id_hash, entry);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<[u8; 32], Cached>> {
+        // Entries are plain copies; a panicking holder leaves nothing half-done.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The session and its account, from the cache while no commit has happened.
+fn records(
     store: &Store,
+    cache: &SessionCache,
     id_hash: [u8; 32],
-    limits: &Limits,
-    auto_unlock: Option<SignedDuration>,
-    now: Timestamp,
-) -> Result<Checked, StoreError> {
+) -> Result<Option<(SessionRecord, Option<UserRecord>)>, StoreError> {
+    let generation = store.generation();
+    if let Some(c) = cache.get(&id_hash, generation) {
+        return Ok(Some((c.session, c.user)));
+    }
     let found = store.read(|tx| {
         let Some(session) = sessions::get(&tx.open_table(SESSIONS)?, &id_hash)? else {
             return Ok(None);
@@ -164,7 +227,26 @@ fn check(
         let user = users::get(&tx.open_table(USERS)?, &session.user)?;
         Ok::<_, StoreError>(Some((session, user)))
     })?;
-    let Some((session, user)) = found else {
+    if let Some((session, user)) = &found {
+        let entry = Cached {
+            generation,
+            session: session.clone(),
+            user: user.clone(),
+        };
+        cache.put(id_hash, entry);
+    }
+    Ok(found)
+}
+
+fn check(
+    store: &Store,
+    cache: &SessionCache,
+    id_hash: [u8; 32],
+    limits: &Limits,
+    auto_unlock: Option<SignedDuration>,
+    now: Timestamp,
+) -> Result<Checked, StoreError> {
+    let Some((session, user)) = records(store, cache, id_hash)? else {
         return Ok(Checked::Missing);
     };
     let alive = !limits.expired(&session, now)

@@ -74,6 +74,8 @@ impl From<redb::DatabaseError> for StoreError {
 pub struct Store {
     db: Arc<Database>,
     dir: PathBuf,
+    /// Counts write transactions of every clone; see [`Store::generation`].
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -106,6 +108,7 @@ impl Store {
         let store = Store {
             db: Arc::new(db),
             dir: dir.to_owned(),
+            generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         };
         store.upgrade()?;
         Ok(store)
@@ -131,8 +134,18 @@ impl Store {
     ) -> Result<T, E> {
         let tx = self.db.begin_write().map_err(StoreError::from)?;
         let value = f(&tx)?; // dropping `tx` on error aborts it
-        tx.commit().map_err(StoreError::from)?;
+        let committed = tx.commit();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        committed.map_err(StoreError::from)?;
         Ok(value)
+    }
+
+    /// A number that changes after every commit of this process, so a copy of
+    /// records read while it had one value is current as long as it keeps
+    /// that value. Take it before the read transaction that fills the copy.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The key that signs CSRF tokens; created with the file.
