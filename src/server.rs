@@ -61,7 +61,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         );
     }
     let auth = Arc::new(Auth::new(store.clone(), config.clone(), mailer));
-    let state = AppState::new(auth.clone(), templates).context("reading the data file")?;
+    let state = AppState::new(auth.clone(), templates)?;
     let setup_link = first_admin_token(&store)?
         .map(|t| format!("{}/setup/{}", config.server.base_url, t.expose()));
 

@@ -8,6 +8,7 @@ mod csrf;
 mod errors;
 mod form;
 mod net;
+mod page_cache;
 mod pages;
 mod render;
 mod security;
@@ -17,6 +18,7 @@ mod templates;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use axum::Router;
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -39,31 +41,51 @@ pub mod parsers {
 pub const MAX_BODY: usize = 16 * 1024;
 /// A body that takes longer than this to arrive is refused (SECURITY I1).
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many rendered signed-in pages are kept (a few KiB each).
+const PAGE_CACHE_CAPACITY: usize = 256;
 /// How many client addresses the rate limiter tracks at once.
 const RATE_LIMIT_CAPACITY: usize = 50_000;
 
-/// Everything a handler may use; cheap to clone.
+/// Everything a handler may use; one reference count to clone (every
+/// extractor and middleware takes its own copy).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub auth: Arc<Auth>,
-    templates: Arc<Templates>,
-    limiter: Arc<RateLimiter>,
-    csrf_key: Arc<[u8; 32]>,
+    templates: Templates,
+    limiter: RateLimiter,
+    csrf_key: [u8; 32],
+    /// [`render::site_ctx`] of the configuration.
+    site: minijinja::Value,
+    pages: page_cache::PageCache,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
-    pub fn new(auth: Arc<Auth>, templates: Templates) -> Result<Self, crate::store::StoreError> {
-        let csrf_key = auth.store.csrf_key()?;
+    pub fn new(auth: Arc<Auth>, templates: Templates) -> anyhow::Result<Self> {
+        let csrf_key = auth.store.csrf_key().context("reading the data file")?;
         let limiter = RateLimiter::per_minute(
             auth.config.rate_limit.per_ip_per_minute,
             RATE_LIMIT_CAPACITY,
         );
-        Ok(Self {
+        let site =
+            render::site_ctx(&auth.config, &templates).context("rendering the password rules")?;
+        Ok(Self(Arc::new(Shared {
             auth,
-            templates: Arc::new(templates),
-            limiter: Arc::new(limiter),
-            csrf_key: Arc::new(csrf_key),
-        })
+            templates,
+            limiter,
+            csrf_key,
+            site,
+            pages: page_cache::PageCache::new(PAGE_CACHE_CAPACITY),
+        })))
     }
 
     /// Counts a POST against the client's per-minute limit; past it, audits and refuses (429).

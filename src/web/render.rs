@@ -1,9 +1,11 @@
 //! Rendering pages: the shared context every template gets, and the response headers of a page.
 
+use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minijinja::{Value, context};
 
+use super::page_cache::PageCache;
 use super::{AppState, WebError, cookies, csrf::Csrf};
 use crate::domain::password::rule_lines;
 use crate::domain::secret::Secret;
@@ -20,8 +22,32 @@ pub fn user_ctx(user: &UserRecord) -> Value {
     }
 }
 
+/// The part of every page's context that depends only on the configuration,
+/// built once at start rather than on every request. The password rules are
+/// also rendered here once (`rule_items`, from `_rule_items.html`): the
+/// profile pop-up on every signed-in page lists them.
+pub fn site_ctx(
+    config: &crate::config::Config,
+    templates: &super::Templates,
+) -> Result<Value, minijinja::Error> {
+    let rules = Value::from(minijinja::value::Serde(rule_lines(&config.policy.rules())));
+    let rule_items = templates.render("_rule_items.html", context! { rules => rules.clone() })?;
+    Ok(context! {
+        org => config.organization.name.as_str(),
+        link_valid_for => human_duration(config.reset.link_ttl.as_duration()),
+        idle_timeout_secs => config.session.idle_timeout.as_duration().as_secs(),
+        rules,
+        rule_items => Value::from_safe_string(rule_items),
+        helpdesk => context! {
+            email => config.helpdesk.email.as_str(),
+            phone => config.helpdesk.phone.as_deref(),
+            hours => config.helpdesk.hours.as_str(),
+        },
+    })
+}
+
 impl AppState {
-    /// Renders `template` with the common context (`org`, `user`, `csrf_token`, `helpdesk`) plus `ctx`.
+    /// Renders `template` with the common context (`org`, `user`, `csrf_token`, `helpdesk`, …) plus `ctx`.
     pub fn page(
         &self,
         status: StatusCode,
@@ -30,25 +56,36 @@ impl AppState {
         user: Option<&UserRecord>,
         ctx: Value,
     ) -> Response {
-        let config = &self.auth.config;
-        let full = context! {
-            org => config.organization.name.as_str(),
+        // Values of this request, apart from the site-wide ones.
+        let request = context! {
             user => user.map(user_ctx),
             csrf_token => csrf.token.as_str(),
-            link_valid_for => human_duration(config.reset.link_ttl.as_duration()),
-            idle_timeout_secs => config.session.idle_timeout.as_duration().as_secs(),
-            rules => Value::from(minijinja::value::Serde(rule_lines(&config.policy.rules()))),
-            helpdesk => context! {
-                email => config.helpdesk.email.as_str(),
-                phone => config.helpdesk.phone.as_deref(),
-                hours => config.helpdesk.hours.as_str(),
-            },
-            ..ctx
         };
-        let html = match self.templates.render(template, full) {
-            Ok(html) => html,
-            Err(e) => {
-                return WebError::Internal(format!("template {template}: {e:#}")).into_response();
+        // Signed-in pages that render normally are kept (web::page_cache);
+        // a page that sets a cookie, an error page or an anonymous one is not.
+        let cacheable = status == StatusCode::OK && user.is_some() && csrf.set_cookie.is_none();
+        let key = cacheable
+            .then(|| PageCache::key(template, &[&request, &ctx]))
+            .flatten();
+        let cached = key.as_deref().and_then(|k| self.pages.get(k));
+        let html = match cached {
+            Some(html) => html,
+            None => {
+                // The first map that has a key wins: the page's own values first.
+                let full = minijinja::value::merge_maps([ctx, self.site.clone(), request]);
+                match self.templates.render(template, full) {
+                    Ok(html) => {
+                        let html = Bytes::from(html);
+                        if let Some(key) = key {
+                            self.pages.insert(key, html.clone());
+                        }
+                        html
+                    }
+                    Err(e) => {
+                        return WebError::Internal(format!("template {template}: {e:#}"))
+                            .into_response();
+                    }
+                }
             }
         };
         let mut res = (status, html).into_response();

@@ -471,3 +471,49 @@ async fn one_expiry_reminder_per_password() {
         .count();
     assert_eq!(reminders, 2, "a new password earns a new reminder");
 }
+
+/// Signed-in pages are served from memory while nothing changes (the session
+/// and account records, and the rendered page); a change made elsewhere (an
+/// administrator's edit, a disable) shows on the very next request.
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_in_pages_follow_changes_made_elsewhere_at_once() {
+    let app = spawn_app().await;
+    app.add_user("alice", PASSWORD).await;
+    let (client, _) = signed_in(&app, "alice", PASSWORD).await;
+    for _ in 0..3 {
+        let home = get(&client, &app, "/").await;
+        assert_eq!(home.status(), 200);
+        assert!(!home.text().await.unwrap().contains("Alice Edited"));
+    }
+
+    let changes = latchkey::control::protocol::UserChanges {
+        name: Some("Alice Edited".into()),
+        phone: Some("+1 555 010 0142".into()),
+        ..Default::default()
+    };
+    app.admin(Request::UserSet {
+        username: "alice".into(),
+        changes,
+    })
+    .await
+    .unwrap();
+    let home = get(&client, &app, "/").await.text().await.unwrap();
+    assert!(home.contains("Welcome, Alice Edited"), "{home}");
+    assert!(
+        home.contains("+1 555 010 0142"),
+        "the pop-up shows the new phone"
+    );
+
+    app.admin(Request::UserDisable {
+        username: "alice".into(),
+    })
+    .await
+    .unwrap();
+    let after = get(&client, &app, "/").await;
+    assert_eq!(
+        after.status(),
+        303,
+        "a disabled account's session ends at once"
+    );
+    assert_eq!(location(&after), "/login");
+}
