@@ -76,7 +76,7 @@ impl From<redb::DatabaseError> for StoreError {
 /// every page any scan ever read (the hourly expiry-reminder pass reads every
 /// account), which with 100,000 accounts held about 45 MiB for good. The
 /// operating system's page cache still holds the file.
-const CACHE_BYTES: usize = 8 * 1024 * 1024;
+const CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// A handle on the open data file; cheap to clone and share between threads.
 #[derive(Clone)]
