@@ -114,7 +114,10 @@ impl Args {
     }
 
     fn get<T: FromStr>(&self, key: &str) -> Result<T, Error> {
-        let raw = self.0.get(key).ok_or_else(|| format!("--{key} is required"))?;
+        let raw = self
+            .0
+            .get(key)
+            .ok_or_else(|| format!("--{key} is required"))?;
         raw.parse()
             .map_err(|_| format!("--{key}: cannot parse {raw:?}").into())
     }
@@ -169,20 +172,9 @@ fn hash(args: &Args) -> Result<(), Error> {
     println!("t_hash_min_ms={:.3}", ms(times[0]));
     println!("t_hash_max_ms={:.3}", ms(times[times.len() - 1]));
 
-    // The same hash into one buffer allocated once, as a pool that keeps its
-    // memory per hashing thread would compute it.
-    let mut blocks = vec![argon2::Block::new(); hasher.params().block_count()];
-    let mut out = [0u8; 32];
-    let salt = *b"latchkey-bench-salt!";
-    let mut reused = Vec::with_capacity(iterations);
-    for i in 0..iterations.max(1) + 3 {
-        let start = Instant::now();
-        hasher.hash_password_into_with_memory(b"Kettle-Blue-42x", &salt, &mut out, &mut blocks)?;
-        if i >= 3 {
-            reused.push(start.elapsed());
-        }
-        std::hint::black_box(out);
-    }
+    // The same hash into one buffer allocated once, as latchkey's hashing
+    // threads compute it.
+    let mut reused = hash_reused(iterations)?;
     reused.sort();
     println!("t_hash_reused_ms={:.3}", ms(percentile(&reused, 0.5)));
 
@@ -190,22 +182,7 @@ fn hash(args: &Args) -> Result<(), Error> {
     // share the last-level cache and memory bandwidth, which one alone does not.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers: Vec<_> = (0..cores)
-        .map(|_| {
-            std::thread::spawn(move || -> Result<Vec<Duration>, argon2::Error> {
-                let hasher = argon2();
-                let mut blocks = vec![argon2::Block::new(); hasher.params().block_count()];
-                let mut out = [0u8; 32];
-                let mut times = Vec::with_capacity(iterations);
-                for i in 0..iterations.max(1) + 3 {
-                    let start = Instant::now();
-                    hasher.hash_password_into_with_memory(b"Kettle-Blue-42x", &salt, &mut out, &mut blocks)?;
-                    if i >= 3 {
-                        times.push(start.elapsed());
-                    }
-                }
-                Ok(times)
-            })
-        })
+        .map(|_| std::thread::spawn(move || hash_reused(iterations)))
         .collect();
     let mut together = Vec::new();
     for w in workers {
@@ -214,6 +191,24 @@ fn hash(args: &Args) -> Result<(), Error> {
     together.sort();
     println!("t_hash_together_ms={:.3}", ms(percentile(&together, 0.5)));
     Ok(())
+}
+
+/// Times `iterations` hashes (after 3 to warm up) into one buffer allocated once.
+fn hash_reused(iterations: usize) -> Result<Vec<Duration>, argon2::Error> {
+    let hasher = argon2();
+    let mut blocks = vec![argon2::Block::new(); hasher.params().block_count()];
+    let mut out = [0u8; 32];
+    let salt = *b"latchkey-bench-salt!";
+    let mut times = Vec::with_capacity(iterations);
+    for i in 0..iterations.max(1) + 3 {
+        let start = Instant::now();
+        hasher.hash_password_into_with_memory(b"Kettle-Blue-42x", &salt, &mut out, &mut blocks)?;
+        if i >= 3 {
+            times.push(start.elapsed());
+        }
+        std::hint::black_box(out);
+    }
+    Ok(times)
 }
 
 /// One HTTP/1.1 keep-alive connection.
@@ -286,7 +281,10 @@ impl Reply {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .filter_map(|v| v.split(';').next())
-            .find(|pair| pair.split_once('=').is_some_and(|(n, v)| n == name && !v.is_empty()))
+            .find(|pair| {
+                pair.split_once('=')
+                    .is_some_and(|(n, v)| n == name && !v.is_empty())
+            })
             .map(str::to_owned)
     }
 
@@ -330,8 +328,13 @@ impl LoginForm {
     }
 
     async fn sign_in(&self, conn: &mut Conn, user: &str, password: &str) -> Result<Reply, Error> {
-        conn.send("POST", "/login", Some(&self.cookie), Some(self.body(user, password)))
-            .await
+        conn.send(
+            "POST",
+            "/login",
+            Some(&self.cookie),
+            Some(self.body(user, password)),
+        )
+        .await
     }
 }
 
@@ -362,7 +365,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn statuses_line(statuses: &BTreeMap<u16, usize>) -> String {
     let parts: Vec<String> = statuses.iter().map(|(s, n)| format!("{s}:{n}")).collect();
-    if parts.is_empty() { "none".into() } else { parts.join(",") }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(",")
+    }
 }
 
 async fn wait(args: &Args) -> Result<(), Error> {
@@ -435,7 +442,12 @@ impl Tally {
         self.latencies.extend(other.latencies);
     }
 
-    fn record(&mut self, started: Instant, reply: Result<Reply, Error>, want: impl Fn(&Reply) -> bool) -> bool {
+    fn record(
+        &mut self,
+        started: Instant,
+        reply: Result<Reply, Error>,
+        want: impl Fn(&Reply) -> bool,
+    ) -> bool {
         match reply {
             Ok(r) => {
                 self.latencies.push(started.elapsed());
@@ -462,7 +474,10 @@ impl Tally {
         println!("{prefix}errors={}", self.errors);
         println!("{prefix}statuses={}", statuses_line(&self.statuses));
         println!("{prefix}p50_ms={:.2}", ms(percentile(&self.latencies, 0.5)));
-        println!("{prefix}p99_ms={:.2}", ms(percentile(&self.latencies, 0.99)));
+        println!(
+            "{prefix}p99_ms={:.2}",
+            ms(percentile(&self.latencies, 0.99))
+        );
         println!(
             "{prefix}max_ms={:.2}",
             ms(self.latencies.last().copied().unwrap_or_default())
@@ -571,7 +586,9 @@ async fn flood(args: &Args) -> Result<(), Error> {
             match prepared {
                 Ok((mut conn, form)) => {
                     let started = Instant::now();
-                    let reply = form.sign_in(&mut conn, &accounts.name(i), &accounts.password).await;
+                    let reply = form
+                        .sign_in(&mut conn, &accounts.name(i), &accounts.password)
+                        .await;
                     tally.record(started, reply, Reply::signed_in);
                 }
                 Err(_) => {
@@ -589,7 +606,10 @@ async fn flood(args: &Args) -> Result<(), Error> {
     }
     println!("connections={connections}");
     println!("elapsed_s={:.3}", started.elapsed().as_secs_f64());
-    println!("busy_503={}", total.statuses.get(&503).copied().unwrap_or(0));
+    println!(
+        "busy_503={}",
+        total.statuses.get(&503).copied().unwrap_or(0)
+    );
     total.print("");
     Ok(())
 }
@@ -599,7 +619,9 @@ fn memory(pid: u32) -> Option<BTreeMap<&'static str, u64>> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let mut out = BTreeMap::new();
     for line in status.lines() {
-        let Some((key, rest)) = line.split_once(':') else { continue };
+        let Some((key, rest)) = line.split_once(':') else {
+            continue;
+        };
         let key = match key {
             "VmRSS" => "rss_kib",
             "RssAnon" => "rss_anon_kib",
@@ -709,7 +731,10 @@ async fn attack(args: &Args) -> Result<(), Error> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_after = rss(pid).unwrap_or(0);
 
-    println!("attempts={}", attack_total.latencies.len() + attack_total.errors);
+    println!(
+        "attempts={}",
+        attack_total.latencies.len() + attack_total.errors
+    );
     println!("names={names}");
     println!("elapsed_s={elapsed:.3}");
     attack_total.print("attack_");
@@ -727,7 +752,10 @@ async fn startup(args: &Args) -> Result<(), Error> {
     let addr = args.addr()?;
     let idle_ms: u64 = args.get_or("idle-ms", 1000)?;
     let log: String = args.get_or("log", "/dev/null".to_owned())?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)?;
 
     let started = Instant::now();
     let mut child = Command::new(&bin)
@@ -762,7 +790,9 @@ async fn startup(args: &Args) -> Result<(), Error> {
     .await;
 
     // Stop the server whatever happened: SIGTERM, then SIGKILL after 10 s.
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
     let stop_deadline = Instant::now() + Duration::from_secs(10);
     while child.try_wait()?.is_none() {
         if Instant::now() > stop_deadline {
