@@ -412,6 +412,12 @@ async fn p4_an_expired_password_must_be_changed_at_sign_in() {
     let reused = [("password", PASSWORD), ("confirm", PASSWORD)];
     let res = submit(&client, &app, page, page, &reused).await;
     assert_eq!(res.status(), 422, "the current password is in the history");
+    let refusal = res.text().await.unwrap();
+    assert!(
+        refusal.contains(r#"<div id="form-errors" class="alert alert--error" role="alert">"#)
+            && refusal.contains(r#"aria-describedby="rules form-errors""#),
+        "the shared error list, tied to the password field"
+    );
     let fresh = [("password", NEW_PASSWORD), ("confirm", NEW_PASSWORD)];
     let res = submit(&client, &app, page, page, &fresh).await;
     assert_eq!(res.status(), 303);

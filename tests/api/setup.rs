@@ -138,6 +138,9 @@ async fn a_policy_breaking_password_is_422_listing_each_rule() {
         !html.contains("Include a lower-case letter."),
         "that rule was met"
     );
+    // The shared error list (_errors.html), and the password field points at it.
+    assert!(html.contains(r#"<div id="form-errors" class="alert alert--error" role="alert">"#));
+    assert!(html.contains(r#"aria-describedby="rules form-errors""#));
     let still_live = client.get(app.url(&path)).send().await.unwrap();
     assert_eq!(
         still_live.status(),
