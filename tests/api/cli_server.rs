@@ -225,8 +225,9 @@ async fn client_health(app: &TestApp) -> String {
     res.text().await.unwrap()
 }
 
-/// CONTRACT 3 and 4 end to end with the real binary: setup link, health, setup,
-/// sign-in, and a clean exit 0 on SIGTERM that removes the control socket.
+/// CONTRACT 3 and 4 end to end with the real binary: setup link, the pickup
+/// warning, health, setup, sign-in, and a clean exit 0 on SIGTERM that removes
+/// the control socket.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binary_serves_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
@@ -239,6 +240,11 @@ async fn the_binary_serves_end_to_end() {
     let setup_path = first_match(&out, Duration::from_secs(15), |l| {
         l.find("/setup/").map(|at| l[at..].trim().to_owned())
     });
+    // CONTRACT 5: without [mail.smtp], serve says at start where mail goes instead.
+    let pickup = first_match(&err, Duration::from_secs(15), |l| {
+        (l.contains("WARN") && l.contains("no [mail.smtp] in the config")).then(|| l.to_owned())
+    });
+    assert!(pickup.contains("mail-pickup"), "{pickup}");
     let port = first_match(&err, Duration::from_secs(15), listening_port);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
