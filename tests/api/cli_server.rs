@@ -2,11 +2,9 @@
 //! its control socket and take effect at once; one server per data directory;
 //! the real binary served end to end (CONTRACT section 3; SECURITY L9).
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
@@ -68,51 +66,6 @@ fn spawn_serve(data: &Path, config: &Path) -> ChildGuard {
         .spawn()
         .expect("binary runs");
     ChildGuard(child)
-}
-
-/// Forwards each line of `reader` to a channel, from a background thread.
-fn lines_of(reader: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(reader).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// The first line on `rx` for which `pick` returns something, within `limit`.
-fn first_match<T>(
-    rx: &mpsc::Receiver<String>,
-    limit: Duration,
-    pick: impl Fn(&str) -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + limit;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => match pick(&line) {
-                Some(found) => return found,
-                None => seen.push(line),
-            },
-            Err(_) => panic!("expected line not seen; got {seen:#?}"),
-        }
-    }
-}
-
-/// The port in a log line such as `... addr=127.0.0.1:PORT ...`, colour codes or not.
-fn listening_port(line: &str) -> Option<u16> {
-    let at = line.find("addr=")?;
-    let rest = &line[at..];
-    let after = rest.find("127.0.0.1:")? + "127.0.0.1:".len();
-    let digits: String = rest[after..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
 }
 
 /// CONTRACT 3: `user add` through the socket creates an account that can sign in at once.

@@ -2,12 +2,10 @@
 //! `kill -9` of `latchkey serve` under write load: password changes, locks,
 //! spent reset links.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
@@ -51,7 +49,7 @@ impl Server {
             child,
             base: String::new(),
         };
-        let port = listening_port(stderr, Duration::from_secs(15));
+        let port = first_match(&lines_of(stderr), Duration::from_secs(15), listening_port);
         server.base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -70,55 +68,6 @@ impl Server {
         let status = self.child.wait().expect("child reaped");
         assert!(!status.success(), "killed, not exited: {status:?}");
     }
-}
-
-/// Reads stderr on a thread (draining it for the child's whole life) and
-/// returns the port of the first `addr=127.0.0.1:PORT` line.
-fn listening_port(stderr: impl std::io::Read + Send + 'static, limit: Duration) -> u16 {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !sent && let Some(port) = port_in(&strip_ansi(&line)) {
-                sent = tx.send(Ok(port)).is_ok();
-            } else if !sent {
-                let _ = tx.send(Err(line));
-            }
-        }
-    });
-    let deadline = Instant::now() + limit;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(Ok(port)) => return port,
-            Ok(Err(line)) => seen.push(line),
-            Err(_) => panic!("serve never said where it listens; stderr: {seen:#?}"),
-        }
-    }
-}
-
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for end in chars.by_ref() {
-                if end.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn port_in(line: &str) -> Option<u16> {
-    let rest = &line[line.find("addr=127.0.0.1:")? + "addr=127.0.0.1:".len()..];
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
 }
 
 /// GETs `page` for a CSRF token, then POSTs `fields` with it to `action`.

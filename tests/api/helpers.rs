@@ -1,10 +1,13 @@
 //! Test fixtures: a real server on 127.0.0.1:0 with a temporary data directory,
 //! cookie-keeping HTTP clients that do not follow redirects, and the built binary.
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use latchkey::auth::Auth;
 use latchkey::config::{Config, Dur, Smtp, SmtpSecurity};
@@ -290,4 +293,49 @@ pub fn stdout(o: &Output) -> String {
 #[allow(dead_code)]
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Forwards each line of `reader` (a child's output) to a channel, from a
+/// background thread that reads to the end even once nobody listens, so the
+/// child never blocks on a full pipe.
+pub fn lines_of(reader: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+/// The first line on `rx` for which `pick` returns something, within `limit`.
+pub fn first_match<T>(
+    rx: &mpsc::Receiver<String>,
+    limit: Duration,
+    pick: impl Fn(&str) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + limit;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => match pick(&line) {
+                Some(found) => return found,
+                None => seen.push(line),
+            },
+            Err(_) => panic!("expected line not seen; got {seen:#?}"),
+        }
+    }
+}
+
+/// The port in a log line such as `... addr=127.0.0.1:PORT ...`, colour codes or not.
+pub fn listening_port(line: &str) -> Option<u16> {
+    let at = line.find("addr=")?;
+    let rest = &line[at..];
+    let after = rest.find("127.0.0.1:")? + "127.0.0.1:".len();
+    let digits: String = rest[after..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
