@@ -80,16 +80,7 @@ impl MailTemplates {
             env.add_template_owned(name.to_string(), source)?;
         }
         let mail = Self { env };
-        for kind in [
-            MailKind::Reset,
-            MailKind::Setup,
-            MailKind::Locked,
-            MailKind::PasswordChanged,
-            MailKind::ConfirmEmail,
-            MailKind::EmailChanged,
-            MailKind::ExpiryReminder,
-            MailKind::Test,
-        ] {
+        for kind in MailKind::ALL {
             mail.env.get_template(&format!("{}.txt", kind.template()))?;
             mail.env
                 .get_template(&format!("{}.html", kind.template()))?;
@@ -191,16 +182,7 @@ mod tests {
             new_email => "new@example.org",
             days => 3,
         };
-        for kind in [
-            MailKind::Reset,
-            MailKind::Setup,
-            MailKind::Locked,
-            MailKind::PasswordChanged,
-            MailKind::ConfirmEmail,
-            MailKind::EmailChanged,
-            MailKind::ExpiryReminder,
-            MailKind::Test,
-        ] {
+        for kind in MailKind::ALL {
             let m = templates
                 .render(&config, kind, "jdoe@example.org", vars.clone())
                 .unwrap();

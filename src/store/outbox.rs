@@ -23,6 +23,20 @@ pub enum MailKind {
     Test,
 }
 
+impl MailKind {
+    /// Every kind, each with its own pair of templates.
+    pub const ALL: [MailKind; 8] = [
+        MailKind::Reset,
+        MailKind::Setup,
+        MailKind::Locked,
+        MailKind::PasswordChanged,
+        MailKind::ConfirmEmail,
+        MailKind::EmailChanged,
+        MailKind::ExpiryReminder,
+        MailKind::Test,
+    ];
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OutboxRecord {
     pub kind: MailKind,
