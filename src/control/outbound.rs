@@ -14,6 +14,30 @@ use crate::store::tables::{AUDIT, OUTBOX, USERS};
 use crate::store::tokens::{TokenKind, Tokens};
 use crate::store::users::UserRecord;
 
+/// What an administrator can issue: the token, its mail, its path and lifetime.
+#[derive(Clone, Copy)]
+struct OneTimeLink {
+    token: TokenKind,
+    mail: MailKind,
+    path: &'static str,
+    ttl: fn(&crate::config::Config) -> crate::config::Dur,
+}
+
+impl OneTimeLink {
+    const SETUP: Self = Self {
+        token: TokenKind::Setup,
+        mail: MailKind::Setup,
+        path: "setup",
+        ttl: |c| c.reset.setup_link_ttl,
+    };
+    const RESET: Self = Self {
+        token: TokenKind::Reset,
+        mail: MailKind::Reset,
+        path: "reset",
+        ttl: |c| c.reset.link_ttl,
+    };
+}
+
 impl Ops<'_> {
     /// Issues a setup link for `user` and queues it to their address; returns the link.
     pub(super) fn invite(
@@ -21,63 +45,25 @@ impl Ops<'_> {
         tx: &redb::WriteTransaction,
         user: &UserRecord,
     ) -> Result<String, OpError> {
-        let ttl = self.config.reset.setup_link_ttl;
-        let issued = links::issue(
-            &mut Tokens::open(tx)?,
-            TokenKind::Setup,
-            Some(&user.key()),
-            None,
-            ttl.signed(),
-            Timestamp::now(),
-        )?;
-        let link = links::url(&self.config.server.base_url, "setup", &issued.token);
-        if let Some(to) = user.email.as_deref() {
-            let vars = context! { user => crate::mail::compose::user_ctx(user), link => link.as_str(), valid_for => human_duration(ttl.as_duration()) };
-            self.mailer
-                .queue(
-                    tx,
-                    self.config,
-                    Outgoing {
-                        kind: MailKind::Setup,
-                        to,
-                        user: Some(&user.username),
-                        vars,
-                        expires_at: Some(issued.expires_at),
-                    },
-                )
-                .map_err(|e| OpError::new(e.to_string()))?;
-        }
-        Ok(link)
+        let to = user.email.as_deref();
+        self.issue_link(tx, user, OneTimeLink::SETUP, to)
     }
 
     pub(super) fn reset_link(&self, name: &str, send: bool) -> Result<Response, OpError> {
-        let ttl = self.config.reset.link_ttl;
         let (link, mailed_to) = self.store.write(|tx| {
             let user = find(&tx.open_table(USERS)?, name)?;
-            let issued = links::issue(
-                &mut Tokens::open(tx)?,
-                TokenKind::Reset,
-                Some(&user.key()),
-                None,
-                ttl.signed(),
-                Timestamp::now(),
-            )?;
-            let link = links::url(&self.config.server.base_url, "reset", &issued.token);
-            let mailed_to = match (send, user.email.as_deref()) {
+            let to = match (send, user.email.as_deref()) {
                 (false, _) => None,
-                (true, None) => return Err(OpError::new(format!("{} has no email address; give them the link instead", user.username))),
-                (true, Some(to)) => {
-                    let vars = context! { user => crate::mail::compose::user_ctx(&user), link => link.as_str(), valid_for => human_duration(ttl.as_duration()) };
-                    self.mailer
-                        .queue(
-                tx,
-                self.config,
-                Outgoing { kind: MailKind::Reset, to, user: Some(&user.username), vars, expires_at: Some(issued.expires_at) },
-            )
-                        .map_err(|e| OpError::new(e.to_string()))?;
-                    Some(to.to_owned())
+                (true, None) => {
+                    return Err(OpError::new(format!(
+                        "{} has no email address; give them the link instead",
+                        user.username
+                    )));
                 }
+                (true, Some(to)) => Some(to),
             };
+            let link = self.issue_link(tx, &user, OneTimeLink::RESET, to)?;
+            let mailed_to = to.map(str::to_owned);
             let detail = match &mailed_to {
                 Some(to) => format!("reset link issued by an administrator and mailed to {to}"),
                 None => "reset link issued by an administrator".to_owned(),
@@ -87,6 +73,45 @@ impl Ops<'_> {
         })?;
         self.mailer.wake();
         Ok(Response::Link { link, mailed_to })
+    }
+
+    /// Issues a one-time link of `kind` for `user` and, when `to` is given,
+    /// queues its mail in the same transaction; returns the link.
+    fn issue_link(
+        &self,
+        tx: &redb::WriteTransaction,
+        user: &UserRecord,
+        kind: OneTimeLink,
+        to: Option<&str>,
+    ) -> Result<String, OpError> {
+        let ttl = (kind.ttl)(self.config);
+        let issued = links::issue(
+            &mut Tokens::open(tx)?,
+            kind.token,
+            Some(&user.key()),
+            None,
+            ttl.signed(),
+            Timestamp::now(),
+        )?;
+        let link = links::url(&self.config.server.base_url, kind.path, &issued.token);
+        if let Some(to) = to {
+            let vars = context! {
+                user => crate::mail::compose::user_ctx(user),
+                link => link.as_str(),
+                valid_for => human_duration(ttl.as_duration()),
+            };
+            let mail = Outgoing {
+                kind: kind.mail,
+                to,
+                user: Some(&user.username),
+                vars,
+                expires_at: Some(issued.expires_at),
+            };
+            self.mailer
+                .queue(tx, self.config, mail)
+                .map_err(|e| OpError::new(e.to_string()))?;
+        }
+        Ok(link)
     }
 
     pub(super) fn backup(&self, path: &std::path::Path) -> Result<Response, OpError> {
