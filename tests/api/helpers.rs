@@ -120,6 +120,18 @@ impl TestApp {
         .unwrap()
     }
 
+    /// The token of a reset link issued by an administrator (no mail sent).
+    pub async fn reset_token(&self, username: &str) -> String {
+        let request = Request::ResetLink {
+            username: username.into(),
+            send: false,
+        };
+        match self.admin(request).await.expect("reset-link works") {
+            Response::Link { link, .. } => link.rsplit('/').next().unwrap().to_owned(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
     /// Creates an account with `password` (default policy applies).
     pub async fn add_user(&self, username: &str, password: &str) {
         self.admin(Request::UserAdd(new_user(username, Some(password))))
@@ -214,6 +226,12 @@ pub fn csrf_token(html: &str) -> String {
     html[start..end].to_owned()
 }
 
+/// GETs the page at `url` and returns its CSRF token (the browser's cookie is set by then).
+pub async fn form_token(client: &reqwest::Client, url: &str) -> String {
+    let html = client.get(url).send().await.unwrap().text().await.unwrap();
+    csrf_token(&html)
+}
+
 /// A browser for any server: its own cookie jar, redirects not followed.
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
@@ -243,15 +261,7 @@ pub async fn post_form(
     action: &str,
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
-    let html = client
-        .get(format!("{base}{page}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_token(&html);
+    let token = form_token(client, &format!("{base}{page}")).await;
     let mut form: Vec<(&str, &str)> = fields.to_vec();
     form.push(("csrf_token", &token));
     client

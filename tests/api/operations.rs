@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use latchkey::config::{Config, Dur};
-use latchkey::control::protocol::{Request, Response};
+use latchkey::control::protocol::Request;
 use latchkey::server::Running;
 
 use crate::helpers::*;
@@ -144,17 +144,6 @@ async fn sign_in_status(base: &str, user: &str, password: &str) -> u16 {
         .as_u16()
 }
 
-async fn reset_token(app: &TestApp, username: &str) -> String {
-    let request = Request::ResetLink {
-        username: username.into(),
-        send: false,
-    };
-    match app.admin(request).await.expect("reset-link works") {
-        Response::Link { link, .. } => link.rsplit('/').next().unwrap().to_owned(),
-        other => panic!("unexpected {other:?}"),
-    }
-}
-
 async fn link_status(base: &str, token: &str) -> u16 {
     let url = format!("{base}/reset/{token}");
     browser().get(url).send().await.unwrap().status().as_u16()
@@ -248,7 +237,7 @@ async fn restore_voids_the_backups_links_and_sessions() {
     let signed_in = login(&app.client(), &app, "alice", PASSWORD).await;
     assert_eq!(signed_in.status(), 303);
     let session = set_cookie_value(&signed_in, "latchkey_session").expect("session cookie");
-    let token = reset_token(&app, "alice").await;
+    let token = app.reset_token("alice").await;
     let scratch = tempfile::tempdir().unwrap();
     let file = scratch.path().join("live-secrets.lkbackup");
     assert_ok(&run_blocking(app.data_dir(), &["backup", path_str(&file)], None).await);
@@ -280,7 +269,7 @@ async fn restore_voids_the_backups_links_and_sessions() {
 async fn a_link_spent_after_the_backup_stays_dead_after_restore() {
     let app = spawn_app().await;
     app.add_user("alice", PASSWORD).await;
-    let token = reset_token(&app, "alice").await;
+    let token = app.reset_token("alice").await;
     let scratch = tempfile::tempdir().unwrap();
     let file = scratch.path().join("before-spend.lkbackup");
     assert_ok(&run_blocking(app.data_dir(), &["backup", path_str(&file)], None).await);

@@ -55,21 +55,6 @@ async fn request_token(app: &TestApp, sink: &SmtpSink, username: &str) -> String
     nth_token(sink, before + 1).await
 }
 
-/// A reset link issued by an administrator (no mail); its token.
-async fn admin_token(app: &TestApp, username: &str) -> String {
-    match app
-        .admin(Request::ResetLink {
-            username: username.into(),
-            send: false,
-        })
-        .await
-        .expect("reset-link works")
-    {
-        Response::Link { link, .. } => link.rsplit('/').next().unwrap().to_owned(),
-        other => panic!("unexpected {other:?}"),
-    }
-}
-
 /// `POST /reset/{token}`; the CSRF token comes from `/forgot`, so this works
 /// whether or not the link is still live.
 async fn post_reset(
@@ -352,7 +337,7 @@ async fn a_new_request_voids_the_older_link_r5() {
 async fn each_broken_rule_is_named_and_the_link_survives_r8() {
     let app = spawn_app().await;
     app.add_user("alice", PASSWORD).await;
-    let token = admin_token(&app, "alice").await;
+    let token = app.reset_token("alice").await;
     let cases = [
         ("Ab1!xyz", "Use at least 8 characters."),
         ("kettle-blue-42x", "Include an upper-case letter."),
@@ -395,15 +380,15 @@ async fn recent_passwords_are_refused_r8_history() {
     let app = spawn_with(|c| c.policy.history = 2).await;
     app.add_user("alice", PASSWORD).await;
 
-    let token = admin_token(&app, "alice").await;
+    let token = app.reset_token("alice").await;
     let (status, page) = choose(&app, &token, PASSWORD).await;
     assert_eq!(status, 422, "the current password");
     assert!(errors_of(&page).contains("not used recently"), "{page}");
     assert_eq!(choose(&app, &token, NEW_PASSWORD).await.0, 303);
-    let token = admin_token(&app, "alice").await;
+    let token = app.reset_token("alice").await;
     assert_eq!(choose(&app, &token, THIRD_PASSWORD).await.0, 303);
 
-    let token = admin_token(&app, "alice").await;
+    let token = app.reset_token("alice").await;
     for recent in [PASSWORD, NEW_PASSWORD, THIRD_PASSWORD] {
         let (status, page) = choose(&app, &token, recent).await;
         assert_eq!(status, 422, "{recent} is recent");
@@ -412,7 +397,7 @@ async fn recent_passwords_are_refused_r8_history() {
     assert_eq!(choose(&app, &token, FOURTH_PASSWORD).await.0, 303);
 
     // Current: FOURTH; remembered: THIRD and NEW. The first one has aged out.
-    let token = admin_token(&app, "alice").await;
+    let token = app.reset_token("alice").await;
     assert_eq!(choose(&app, &token, PASSWORD).await.0, 303);
     assert!(signs_in(&app, "alice", PASSWORD).await);
 }

@@ -87,16 +87,7 @@ async fn first_admin_setup_creates_an_admin_who_signs_in_and_the_link_is_single_
     assert_eq!(location(&signed_in), "/");
     let again = client.get(app.url(&path)).send().await.unwrap();
     assert_eq!(again.status(), 410);
-    let token = csrf_token(
-        &client
-            .get(app.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let token = form_token(&client, &app.url("/login")).await;
     let mut form = admin_form("Other-Pass-99z", "Other-Pass-99z").to_vec();
     form.push(("csrf_token", &token));
     let replayed = client

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use latchkey::control::protocol::{Request, Response};
 use latchkey::domain::secret::Secret;
 
-use crate::helpers::{PASSWORD, TestApp, csrf_token, login, spawn_with, spawn_with_smtp, submit};
+use crate::helpers::{
+    PASSWORD, TestApp, csrf_token, form_token, login, spawn_with, spawn_with_smtp, submit,
+};
 use crate::support::{QUIET, median};
 
 const WRONG: &str = "Not-The-Password-7";
@@ -110,16 +112,7 @@ async fn timed_post(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) 
 }
 
 async fn token_for(client: &reqwest::Client, app: &TestApp, page: &str) -> String {
-    csrf_token(
-        &client
-            .get(app.url(page))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
+    form_token(client, &app.url(page)).await
 }
 
 /// L2: over 100 interleaved samples, an unknown name and a wrong password cost

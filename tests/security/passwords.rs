@@ -10,26 +10,12 @@ use latchkey::control::protocol::{Request, Response};
 use latchkey::domain::secret::Secret;
 
 use crate::helpers::{
-    PASSWORD, TestApp, csrf_token, location, login, spawn_with, spawn_with_smtp, submit,
+    PASSWORD, TestApp, form_token, location, login, spawn_with, spawn_with_smtp, submit,
 };
 use crate::support::{anon, contains, post_bytes, raw};
 
-async fn admin_token(app: &TestApp, user: &str) -> String {
-    match app
-        .admin(Request::ResetLink {
-            username: user.into(),
-            send: false,
-        })
-        .await
-        .unwrap()
-    {
-        Response::Link { link, .. } => link.rsplit('/').next().unwrap().to_owned(),
-        other => panic!("{other:?}"),
-    }
-}
-
 async fn reset_to(app: &TestApp, user: &str, password: &str) -> (u16, String) {
-    let path = format!("/reset/{}", admin_token(app, user).await);
+    let path = format!("/reset/{}", app.reset_token(user).await);
     let res = submit(
         &app.client(),
         app,
@@ -162,59 +148,15 @@ async fn p3_oversized_input_is_refused_before_hashing_on_every_form() {
     .unwrap();
     let finn = app.client();
     assert_eq!(login(&finn, &app, "finn", PASSWORD).await.status(), 303);
-    let reset = format!("/reset/{}", admin_token(&app, "pia").await);
+    let reset = format!("/reset/{}", app.reset_token("pia").await);
     let setup = app.setup_link.clone().unwrap();
     let setup = format!("/setup/{}", setup.rsplit('/').next().unwrap());
-    let pia_token = csrf_token(
-        &pia.get(app.url("/profile"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
-    let finn_token = csrf_token(
-        &finn
-            .get(app.url("/password/expired"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let pia_token = form_token(&pia, &app.url("/profile")).await;
+    let finn_token = form_token(&finn, &app.url("/password/expired")).await;
     let fresh = app.client();
-    let reset_token = csrf_token(
-        &fresh
-            .get(app.url(&reset))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
-    let setup_token = csrf_token(
-        &fresh
-            .get(app.url(&setup))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
-    let login_token = csrf_token(
-        &fresh
-            .get(app.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let reset_token = form_token(&fresh, &app.url(&reset)).await;
+    let setup_token = form_token(&fresh, &app.url(&setup)).await;
+    let login_token = form_token(&fresh, &app.url("/login")).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let burners: Vec<_> = (0..4)
@@ -364,16 +306,7 @@ async fn p4_an_expired_password_reaches_only_the_change_page() {
     let client = app.client();
     let res = login(&client, &app, "gwen", PASSWORD).await;
     assert_eq!(location(&res), "/password/expired");
-    let token = csrf_token(
-        &client
-            .get(app.url("/password/expired"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let token = form_token(&client, &app.url("/password/expired")).await;
     for path in ["/", "/profile", "/login", "/forgot"] {
         let res = client.get(app.url(path)).send().await.unwrap();
         assert_eq!(location(&res), "/password/expired", "GET {path}");
@@ -447,16 +380,7 @@ async fn p5_email_change_needs_the_password_and_the_new_address() {
     app.add_user("hugo", PASSWORD).await;
     let client = app.client();
     login(&client, &app, "hugo", PASSWORD).await;
-    let token = csrf_token(
-        &client
-            .get(app.url("/profile"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let token = form_token(&client, &app.url("/profile")).await;
     let post = |form: Vec<(&'static str, String)>| {
         let client = client.clone();
         let url = app.url("/profile/contact");

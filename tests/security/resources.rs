@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{PASSWORD, csrf_token, login, run_binary, spawn_with, submit};
+use crate::helpers::{PASSWORD, form_token, login, run_binary, spawn_with, submit};
 use crate::smtp::{Received, SmtpSink};
 use crate::support::{
     QUIET, Served, assert_no_secret, browser, files_under, memory_kib, post_form, set_cookie,
@@ -46,16 +46,7 @@ async fn x1_a_sign_in_flood_is_bounded_and_the_server_stays_responsive() {
         .pool_max_idle_per_host(400)
         .build()
         .unwrap();
-    let token = csrf_token(
-        &client
-            .get(format!("{base}/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let token = form_token(&client, &format!("{base}/login")).await;
     for i in 0..3 {
         let form = [
             ("username", format!("warmup{i}")),

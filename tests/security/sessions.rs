@@ -8,7 +8,9 @@ use base64::Engine;
 use latchkey::config::Dur;
 use latchkey::control::protocol::{Request, Response, UserChanges};
 
-use crate::helpers::{PASSWORD, TestApp, csrf_token, location, login, spawn_with, submit};
+use crate::helpers::{
+    PASSWORD, TestApp, csrf_token, form_token, location, login, spawn_with, submit,
+};
 use crate::support::{anon, assert_no_secret, bare_client, post_bytes, raw, set_cookie};
 
 const COOKIE: &str = "latchkey_session";
@@ -350,15 +352,7 @@ async fn s6_a_session_acts_only_on_its_own_user() {
     .unwrap();
     let ann = app.client();
     login(&ann, &app, "ann", PASSWORD).await;
-    let token = csrf_token(
-        &ann.get(app.url("/profile"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let token = form_token(&ann, &app.url("/profile")).await;
     let body = format!(
         "phone=%2B1+555+0123&email=ann%40example.org&user=bob&user_id=bob&target=bob&csrf_token={token}"
     );

@@ -6,27 +6,12 @@ use std::time::Duration;
 
 use base64::Engine;
 use latchkey::config::Dur;
-use latchkey::control::protocol::{Request, Response, UserChanges};
+use latchkey::control::protocol::{Request, UserChanges};
 
 use crate::helpers::{PASSWORD, TestApp, login, spawn_with, spawn_with_smtp, submit};
 use crate::support::{anon, assert_no_secret, post_bytes, raw};
 
 const NEW: &str = "Fresh-Start-99x";
-
-/// A reset token issued by the helpdesk command (no mail needed).
-async fn admin_token(app: &TestApp, user: &str) -> String {
-    match app
-        .admin(Request::ResetLink {
-            username: user.into(),
-            send: false,
-        })
-        .await
-        .unwrap()
-    {
-        Response::Link { link, .. } => link.rsplit('/').next().unwrap().to_owned(),
-        other => panic!("{other:?}"),
-    }
-}
 
 /// GET and POST status of a replayed link, POSTed raw with a valid CSRF token.
 async fn replay(app: &TestApp, token: &str) -> (u16, u16) {
@@ -77,7 +62,7 @@ async fn r1_tokens_are_long_random_and_url_safe() {
     let mut seen = HashSet::new();
     let (mut ones, mut zeros) = (0u128, 0u128);
     for _ in 0..64 {
-        let token = admin_token(&app, "rita").await;
+        let token = app.reset_token("rita").await;
         assert!(
             token
                 .bytes()
@@ -118,7 +103,7 @@ async fn r2_no_token_in_the_data_file_or_a_backup() {
     let (app, sink) = spawn_with_smtp(|_| {}).await;
     app.add_user("ruth", PASSWORD).await;
     app.add_user("saul", PASSWORD).await;
-    let live = admin_token(&app, "ruth").await;
+    let live = app.reset_token("ruth").await;
     submit(
         &app.client(),
         &app,
@@ -159,7 +144,7 @@ async fn r2_no_token_in_the_data_file_or_a_backup() {
 async fn r3_prefetch_spends_nothing_and_one_of_twenty_posts_wins() {
     let app = spawn_with(|c| c.rate_limit.per_ip_per_minute = 10_000).await;
     app.add_user("rosa", PASSWORD).await;
-    let token = admin_token(&app, "rosa").await;
+    let token = app.reset_token("rosa").await;
     let path = format!("/reset/{token}");
     for _ in 0..5 {
         assert_eq!(
@@ -247,7 +232,7 @@ async fn r3_prefetch_spends_nothing_and_one_of_twenty_posts_wins() {
 async fn r4_links_expire_by_the_server_clock() {
     let app = spawn_with(|c| c.reset.link_ttl = Dur(Duration::from_secs(1))).await;
     app.add_user("tess", PASSWORD).await;
-    let token = admin_token(&app, "tess").await;
+    let token = app.reset_token("tess").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let res = app
         .client()
@@ -283,7 +268,7 @@ async fn r5_links_replayed_after_each_voiding_event_are_dead() {
         app.add_user(u, PASSWORD).await;
     }
     // A newer request.
-    let old = admin_token(&app, "v1").await;
+    let old = app.reset_token("v1").await;
     submit(
         &app.client(),
         &app,
@@ -299,7 +284,7 @@ async fn r5_links_replayed_after_each_voiding_event_are_dead() {
     );
 
     // A password change on the profile.
-    let old = admin_token(&app, "v2").await;
+    let old = app.reset_token("v2").await;
     let client = app.client();
     login(&client, &app, "v2", PASSWORD).await;
     let res = submit(
@@ -322,14 +307,14 @@ async fn r5_links_replayed_after_each_voiding_event_are_dead() {
     );
 
     // A lock.
-    let old = admin_token(&app, "v3").await;
+    let old = app.reset_token("v3").await;
     for _ in 0..3 {
         login(&app.client(), &app, "v3", "Wrong-Guess-11x").await;
     }
     assert_eq!(replay(&app, &old).await, (410, 410), "after a lock");
 
     // An email change (by the administrator, and requested on the profile).
-    let old = admin_token(&app, "v4").await;
+    let old = app.reset_token("v4").await;
     app.admin(Request::UserSet {
         username: "v4".into(),
         changes: UserChanges {
@@ -348,7 +333,7 @@ async fn r5_links_replayed_after_each_voiding_event_are_dead() {
     // A completed reset voids the user's other links (a setup-kind link here is
     // not issued, so issue two resets: the older is voided by the newer anyway);
     // the completed one cannot be replayed.
-    let used = admin_token(&app, "v5").await;
+    let used = app.reset_token("v5").await;
     assert_eq!(choose(&app, &app.client(), &used, NEW, NEW).await, 303);
     assert_eq!(replay(&app, &used).await, (410, 410), "after its own use");
 }
@@ -410,7 +395,7 @@ async fn r6_forged_host_headers_never_reach_a_link() {
 async fn r7_reset_pages_leak_nothing_to_third_parties() {
     let app = spawn_with(|_| {}).await;
     app.add_user("una", PASSWORD).await;
-    let token = admin_token(&app, "una").await;
+    let token = app.reset_token("una").await;
     for (path, status) in [
         (format!("/reset/{token}"), 200),
         ("/reset/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned(), 410),
@@ -454,7 +439,7 @@ async fn r8_reset_form_is_checked_server_side_and_success_ends_every_session() {
     for s in &sessions {
         assert_eq!(login(s, &app, "vera", PASSWORD).await.status(), 303);
     }
-    let token = admin_token(&app, "vera").await;
+    let token = app.reset_token("vera").await;
     let path = format!("/reset/{token}");
     let a = anon(&app).await;
     let huge = "Aa1!".repeat(300);

@@ -6,23 +6,14 @@ use latchkey::control::protocol::{Request, UserChanges};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{
-    PASSWORD, TestApp, csrf_token, login, new_user, spawn_with, spawn_with_smtp, submit,
+    PASSWORD, TestApp, form_token, login, new_user, spawn_with, spawn_with_smtp, submit,
 };
 use crate::support::{Anon, Raw, anon, post_bytes, raw};
 
 async fn signed_in(app: &TestApp, user: &str) -> (reqwest::Client, String) {
     let client = app.client();
     assert_eq!(login(&client, app, user, PASSWORD).await.status(), 303);
-    let token = csrf_token(
-        &client
-            .get(app.url("/profile"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let token = form_token(&client, &app.url("/profile")).await;
     (client, token)
 }
 
