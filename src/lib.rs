@@ -3,6 +3,7 @@
 //! integration tests can build the router and the store in-process.
 
 pub mod auth;
+pub mod bounded;
 pub mod cli;
 pub mod config;
 pub mod control;

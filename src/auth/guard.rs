@@ -5,13 +5,10 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The maps hold plain counters; a panic elsewhere cannot leave them inconsistent.
-    m.lock().unwrap_or_else(|poison| poison.into_inner())
-}
+use crate::bounded::lock;
+use std::time::{Duration, Instant};
 
 /// One async mutex per key, created on demand and dropped when nobody holds it.
 ///

@@ -4,6 +4,7 @@ use jiff::{SignedDuration, Timestamp};
 use redb::Table;
 
 use super::{Auth, token};
+use crate::bounded::BoundedMap;
 use crate::domain::license;
 use crate::domain::secret::Secret;
 use crate::store::audit::{self, Event, Origin};
@@ -163,8 +164,7 @@ enum Checked {
 /// return now. Every check on it (timeouts, epoch, lock, licence, expiry)
 /// still runs on every request; only the read and decode are saved.
 pub struct SessionCache {
-    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], Cached>>,
-    capacity: usize,
+    entries: BoundedMap<[u8; 32], Cached>,
 }
 
 #[derive(Clone)]
@@ -177,36 +177,18 @@ struct Cached {
 impl SessionCache {
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
-            capacity,
+            entries: BoundedMap::new(capacity),
         }
     }
 
     fn get(&self, id_hash: &[u8; 32], generation: u64) -> Option<Cached> {
-        self.lock()
+        self.entries
             .get(id_hash)
             .filter(|c| c.generation == generation)
-            .cloned()
     }
 
     fn put(&self, id_hash: [u8; 32], entry: Cached) {
-        let mut entries = self.lock();
-        if entries.len() >= self.capacity && !entries.contains_key(&id_hash) {
-            // Entries of an older generation are useless; otherwise drop any one.
-            entries.retain(|_, c| c.generation == entry.generation);
-            if entries.len() >= self.capacity {
-                let victim = entries.keys().next().copied();
-                if let Some(victim) = victim {
-                    entries.remove(&victim);
-                }
-            }
-        }
-        entries.insert(id_hash, entry);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<[u8; 32], Cached>> {
-        // Entries are plain copies; a panicking holder leaves nothing half-done.
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+        self.entries.insert(id_hash, entry);
     }
 }
 

@@ -9,23 +9,20 @@
 //! expires) is a different key. Nothing needs invalidating; the map is only
 //! bounded. The token in every key ties an entry to one session.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use axum::body::Bytes;
+
+use crate::bounded::BoundedMap;
 
 /// A bounded map from a page's inputs to its rendered bytes.
 pub struct PageCache {
-    entries: Mutex<HashMap<String, Bytes>>,
-    capacity: usize,
+    pages: BoundedMap<String, Bytes>,
 }
 
 impl PageCache {
     /// Keeps at most `capacity` pages (each a few KiB).
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::with_capacity(capacity)),
-            capacity,
+            pages: BoundedMap::new(capacity),
         }
     }
 
@@ -42,32 +39,12 @@ impl PageCache {
     }
 
     pub fn get(&self, key: &str) -> Option<Bytes> {
-        self.lock().get(key).cloned()
+        self.pages.get(key)
     }
 
     /// Stores a page; when full, an arbitrary older page makes room.
     pub fn insert(&self, key: String, page: Bytes) {
-        if self.capacity == 0 {
-            return;
-        }
-        let mut entries = self.lock();
-        if entries.len() >= self.capacity && !entries.contains_key(&key) {
-            let victim = entries.keys().next().cloned();
-            if let Some(victim) = victim {
-                entries.remove(&victim);
-            }
-        }
-        entries.insert(key, page);
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Bytes>> {
-        // The map holds no invariant a panicking holder could break.
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+        self.pages.insert(key, page);
     }
 }
 
@@ -93,18 +70,5 @@ mod tests {
         for other in [b, c, d, e, f] {
             assert_ne!(a, other);
         }
-    }
-
-    #[test]
-    fn holds_at_most_its_capacity() {
-        let cache = PageCache::new(3);
-        for i in 0..10 {
-            cache.insert(format!("k{i}"), Bytes::from(format!("page {i}")));
-            assert!(cache.len() <= 3);
-        }
-        assert_eq!(cache.get("k9").as_deref(), Some(&b"page 9"[..]));
-        cache.insert("k9".into(), Bytes::from_static(b"again"));
-        assert_eq!(cache.len(), 3);
-        assert_eq!(cache.get("k9").as_deref(), Some(&b"again"[..]));
     }
 }
