@@ -489,6 +489,9 @@ async fn signed_in_pages_follow_changes_made_elsewhere_at_once() {
     for _ in 0..3 {
         let home = get(&client, &app, "/").await;
         assert_eq!(home.status(), 200);
+        // CONTRACT 4 / SECURITY C2: a page served from memory is still never cached.
+        assert_eq!(home.headers()["cache-control"], "no-store");
+        assert!(home.headers().contains_key("content-security-policy"));
         assert!(!home.text().await.unwrap().contains("Alice Edited"));
     }
 
