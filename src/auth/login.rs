@@ -16,6 +16,7 @@ use crate::domain::username::canonical_key;
 use crate::metrics::bump;
 use crate::store::StoreError;
 use crate::store::audit::{self, Event, Origin};
+use crate::store::sessions::EndReason;
 use crate::store::tables::{AUDIT, SESSIONS, USERS};
 use crate::store::tokens::Tokens;
 use crate::store::users::{self, UserRecord};
@@ -274,7 +275,7 @@ impl Auth {
 /// Marks an account locked and ends its sessions (SECURITY S4).
 pub fn lock_account(user: &mut UserRecord, now: Timestamp) {
     user.locked_at = Some(now);
-    user.revoke_sessions();
+    user.revoke_sessions(EndReason::Locked);
 }
 
 /// Whether the password is older than `policy.max_age` (an account with none is not).

@@ -8,8 +8,8 @@ use crate::bounded::BoundedMap;
 use crate::domain::license;
 use crate::domain::secret::Secret;
 use crate::store::audit::{self, Event, Origin};
-use crate::store::sessions::{self, SessionRecord};
-use crate::store::tables::{AUDIT, SESSIONS, USERS};
+use crate::store::sessions::{self, EndReason, EndedRecord, SessionRecord};
+use crate::store::tables::{AUDIT, ENDED_SESSIONS, SESSIONS, USERS};
 use crate::store::tokens::Tokens;
 use crate::store::users::{self, UserRecord};
 use crate::store::{Store, StoreError};
@@ -63,9 +63,16 @@ impl Auth {
             now,
         )? {
             Checked::Missing => Ok(None),
-            Checked::Dead => {
+            Checked::Dead(reason) => {
+                let ended = EndedRecord {
+                    reason,
+                    until: limits.end_shown_until(now),
+                };
                 self.db(move |s| {
-                    s.write(|tx| sessions::remove(&mut tx.open_table(SESSIONS)?, &id_hash))
+                    s.write(|tx| {
+                        sessions::remove(&mut tx.open_table(SESSIONS)?, &id_hash)?;
+                        sessions::put_ended(&mut tx.open_table(ENDED_SESSIONS)?, &id_hash, &ended)
+                    })
                 })
                 .await?;
                 Ok(None)
@@ -77,6 +84,28 @@ impl Auth {
                 Ok(Some(*session))
             }
         }
+    }
+
+    /// Why the session behind a cookie value ended, once: the reason is
+    /// forgotten as it is returned. `None` for a live, unknown or signed-out
+    /// session, and once the reason is older than the absolute timeout.
+    pub async fn take_end_reason(&self, id: &str) -> Result<Option<EndReason>, StoreError> {
+        if !token::looks_valid(id) {
+            return Ok(None);
+        }
+        let id_hash = token::hash(id);
+        let now = Timestamp::now();
+        let found = self
+            .store
+            .read(|tx| sessions::get_ended(&tx.open_table(ENDED_SESSIONS)?, &id_hash))?;
+        let Some(ended) = found else {
+            return Ok(None);
+        };
+        self.db(move |s| {
+            s.write(|tx| sessions::remove_ended(&mut tx.open_table(ENDED_SESSIONS)?, &id_hash))
+        })
+        .await?;
+        Ok((ended.until > now).then_some(ended.reason))
     }
 
     /// Ends one session (logout).
@@ -104,14 +133,29 @@ impl Auth {
     /// Deletes expired sessions and tokens; run periodically by the server.
     pub async fn sweep(&self) -> Result<u64, StoreError> {
         let limits = Limits::from_config(&self.config);
+        let auto_unlock = self.config.lockout.auto_unlock_after.map(|d| d.signed());
         self.db(move |s| {
             s.write(|tx| {
                 let users_t = tx.open_table(USERS)?;
                 let now = Timestamp::now();
-                let mut removed = sessions::sweep(&mut tx.open_table(SESSIONS)?, |sess| {
-                    limits.expired(sess, now)
-                        || !matches!(users::get(&users_t, &sess.user), Ok(Some(u)) if u.session_epoch == sess.epoch)
+                let ended = sessions::sweep(&mut tx.open_table(SESSIONS)?, |sess| {
+                    let user = users::get(&users_t, &sess.user).ok().flatten();
+                    end_reason(sess, user.as_ref(), &limits, auto_unlock, now)
                 })?;
+                let mut ended_t = tx.open_table(ENDED_SESSIONS)?;
+                let mut removed = sessions::sweep_ended(&mut ended_t, now)?;
+                let until = limits.end_shown_until(now);
+                for (id_hash, reason) in &ended {
+                    sessions::put_ended(
+                        &mut ended_t,
+                        id_hash,
+                        &EndedRecord {
+                            reason: *reason,
+                            until,
+                        },
+                    )?;
+                }
+                removed += ended.len() as u64;
                 removed += Tokens::open(tx)?.sweep(now)?;
                 Ok(removed)
             })
@@ -141,16 +185,55 @@ impl Limits {
         }
     }
 
-    fn expired(&self, s: &SessionRecord, now: Timestamp) -> bool {
-        now.duration_since(s.created_at) >= self.absolute
-            || now.duration_since(s.last_seen) >= self.idle
+    /// Which timeout, if any, has ended the session.
+    fn timed_out(&self, s: &SessionRecord, now: Timestamp) -> Option<EndReason> {
+        if now.duration_since(s.created_at) >= self.absolute {
+            Some(EndReason::AbsoluteTimeout)
+        } else if now.duration_since(s.last_seen) >= self.idle {
+            Some(EndReason::IdleTimeout)
+        } else {
+            None
+        }
+    }
+
+    /// How long the reason a session ended is kept for its browser to see:
+    /// no longer than a session can last, so an old cookie tells nothing.
+    fn end_shown_until(&self, now: Timestamp) -> Timestamp {
+        now.checked_add(self.absolute).unwrap_or(Timestamp::MAX)
+    }
+}
+
+/// Why a session may no longer be used, or `None` while it may.
+///
+/// The account's state comes first: a session that timed out on an account
+/// locked since is reported as locked, which is what its owner must act on.
+fn end_reason(
+    session: &SessionRecord,
+    user: Option<&UserRecord>,
+    limits: &Limits,
+    auto_unlock: Option<SignedDuration>,
+    now: Timestamp,
+) -> Option<EndReason> {
+    let Some(user) = user else {
+        return Some(EndReason::Deleted);
+    };
+    if user.disabled {
+        Some(EndReason::Disabled)
+    } else if super::login::is_locked(user, now, auto_unlock) {
+        Some(EndReason::Locked)
+    } else if !license::is_active(user.license_expires, license::today()) {
+        Some(EndReason::LicenseExpired)
+    } else if user.session_epoch != session.epoch {
+        Some(user.sessions_ended_because.unwrap_or(EndReason::Revoked))
+    } else {
+        limits.timed_out(session, now)
     }
 }
 
 enum Checked {
     Missing,
     /// Expired, revoked or of an account that may no longer sign in: delete it.
-    Dead,
+    Dead(EndReason),
     /// Valid; `touch` when `last_seen` is stale enough to be written again.
     Alive {
         session: Box<ActiveSession>,
@@ -231,15 +314,11 @@ fn check(
     let Some((session, user)) = records(store, cache, id_hash)? else {
         return Ok(Checked::Missing);
     };
-    let alive = !limits.expired(&session, now)
-        && user.as_ref().is_some_and(|u| {
-            u.session_epoch == session.epoch
-                && !u.disabled
-                && !super::login::is_locked(u, now, auto_unlock)
-                && license::is_active(u.license_expires, license::today())
-        });
-    let Some(user) = user.filter(|_| alive) else {
-        return Ok(Checked::Dead);
+    if let Some(reason) = end_reason(&session, user.as_ref(), limits, auto_unlock, now) {
+        return Ok(Checked::Dead(reason));
+    }
+    let Some(user) = user else {
+        return Ok(Checked::Dead(EndReason::Deleted));
     };
     let restricted = session.restricted
         || user.must_change

@@ -9,6 +9,7 @@ use crate::domain::password::NewPassword;
 use crate::domain::secret::Secret;
 use crate::domain::username::Username;
 use crate::store::audit::{self, Event, Origin};
+use crate::store::sessions::EndReason;
 use crate::store::tables::{AUDIT, TOKENS, USERS};
 use crate::store::tokens::{self, TokenKind, Tokens};
 use crate::store::users::{self, UserRecord};
@@ -219,5 +220,5 @@ pub fn set_password(user: &mut UserRecord, phc: String, now: Timestamp, history:
     user.must_change = false;
     user.failed_attempts = 0;
     user.locked_at = None;
-    user.revoke_sessions();
+    user.revoke_sessions(EndReason::PasswordChanged);
 }

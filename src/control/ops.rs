@@ -19,6 +19,7 @@ use crate::domain::phone::Phone;
 use crate::domain::username::{Username, canonical_key};
 use crate::mail::Mailer;
 use crate::store::audit::{self, Event, Origin};
+use crate::store::sessions::EndReason;
 use crate::store::tables::{AUDIT, USERS};
 use crate::store::tokens::Tokens;
 use crate::store::users::{self, UserRecord};
@@ -251,7 +252,7 @@ impl Ops<'_> {
         self.update(name, event, |u| {
             u.disabled = disabled;
             Ok(if disabled {
-                u.revoke_sessions();
+                u.revoke_sessions(EndReason::Disabled);
                 "disabled; every session ended".into()
             } else {
                 "enabled".into()
@@ -282,7 +283,7 @@ impl Ops<'_> {
                 let mut all = users::all(&users_t)?;
                 for u in &mut all {
                     u.must_change = true;
-                    u.revoke_sessions();
+                    u.revoke_sessions(EndReason::ForceChange);
                     users::put(&mut users_t, u)?;
                 }
                 let detail = format!("all {} accounts", all.len());
@@ -301,7 +302,7 @@ impl Ops<'_> {
         };
         self.update(name, Event::ForceChangeSet, |u| {
             u.must_change = true;
-            u.revoke_sessions();
+            u.revoke_sessions(EndReason::ForceChange);
             Ok("must choose a new password at next sign-in; every session ended".into())
         })
     }

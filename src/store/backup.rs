@@ -20,7 +20,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::tables::{
-    self, AUDIT, META, OUTBOX, SCHEMA_VERSION, SESSIONS, TOKENS, USER_TOKENS, USERS,
+    self, AUDIT, ENDED_SESSIONS, META, OUTBOX, SCHEMA_VERSION, SESSIONS, TOKENS, USER_TOKENS, USERS,
 };
 use super::{Store, StoreError, decode};
 
@@ -142,6 +142,7 @@ fn copy_all(src: &ReadTransaction, dst: &WriteTransaction) -> Result<(), StoreEr
     copy(src, dst, META)?;
     copy(src, dst, USERS)?;
     copy(src, dst, SESSIONS)?;
+    copy(src, dst, ENDED_SESSIONS)?;
     copy(src, dst, TOKENS)?;
     copy(src, dst, AUDIT)?;
     copy(src, dst, OUTBOX)?;
@@ -383,6 +384,10 @@ fn void_live_secrets(db_path: &Path, schema_version: u32) -> Result<(), BackupEr
             tx.delete_table(OUTBOX)?;
             tx.open_multimap_table(USER_TOKENS)?;
             tx.open_table(OUTBOX)?;
+        }
+        if schema_version >= 3 {
+            tx.delete_table(ENDED_SESSIONS)?;
+            tx.open_table(ENDED_SESSIONS)?;
         }
         Ok(())
     };

@@ -9,7 +9,7 @@ use redb::{MultimapTableDefinition, TableDefinition, WriteTransaction};
 use super::StoreError;
 
 /// The schema this build writes. Bump it and add a step to [`MIGRATIONS`].
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Small settings of the file itself: `schema_version`, `csrf_key`.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -17,6 +17,8 @@ pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 /// Sessions, keyed by the SHA-256 of the session id (the id itself is never stored).
 pub const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
+/// Why recently ended sessions ended, keyed like [`SESSIONS`] (shown once on the sign-in page).
+pub const ENDED_SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ended_sessions");
 /// Setup, reset and email-confirmation tokens, keyed by the SHA-256 of the token.
 pub const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
 /// Which tokens belong to which account (canonical user name → token hash).
@@ -34,7 +36,7 @@ pub const KEY_CSRF: &str = "csrf_key";
 type Migration = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// Forward-only migrations; `MIGRATIONS[n]` upgrades version n to n + 1.
-const MIGRATIONS: &[Migration] = &[create_initial_tables, create_outbox];
+const MIGRATIONS: &[Migration] = &[create_initial_tables, create_outbox, create_ended_sessions];
 
 fn create_initial_tables(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(META)?;
@@ -52,6 +54,12 @@ fn create_outbox(tx: &WriteTransaction) -> Result<(), StoreError> {
     // Tokens issued by version 1 are not indexed; void them rather than orphan them.
     tx.delete_table(TOKENS)?;
     tx.open_table(TOKENS)?;
+    Ok(())
+}
+
+/// Version 3: why recently ended sessions ended.
+fn create_ended_sessions(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(ENDED_SESSIONS)?;
     Ok(())
 }
 

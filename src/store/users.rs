@@ -5,6 +5,7 @@ use jiff::civil::Date;
 use redb::{ReadableTable, ReadableTableMetadata, Table};
 use serde::{Deserialize, Serialize};
 
+use super::sessions::EndReason;
 use super::{StoreError, encode, get_json};
 
 const NAME: &str = "users";
@@ -34,6 +35,8 @@ pub struct UserRecord {
     pub license_expires: Option<Date>,
     /// Bumped to revoke every session of the account at once.
     pub session_epoch: u64,
+    /// Why the epoch was last bumped, told to the sessions it ended.
+    pub sessions_ended_because: Option<EndReason>,
     pub created_at: Timestamp,
     /// When reset mails were queued in the last hour (`reset.max_per_hour`).
     pub reset_mails: Vec<Timestamp>,
@@ -59,6 +62,7 @@ impl Default for UserRecord {
             locked_at: None,
             license_expires: None,
             session_epoch: 0,
+            sessions_ended_because: None,
             created_at: Timestamp::UNIX_EPOCH,
             reset_mails: Vec::new(),
             expiry_reminded_for: None,
@@ -76,9 +80,11 @@ impl UserRecord {
         self.name.as_deref().unwrap_or(&self.username)
     }
 
-    /// Ends every session of the account (they check the epoch on each request).
-    pub fn revoke_sessions(&mut self) {
+    /// Ends every session of the account (they check the epoch on each
+    /// request); `why` is what their next page says.
+    pub fn revoke_sessions(&mut self, why: EndReason) {
         self.session_epoch += 1;
+        self.sessions_ended_because = Some(why);
     }
 }
 
