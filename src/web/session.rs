@@ -58,7 +58,19 @@ pub async fn restrict(
 }
 
 /// A full session; otherwise a 303 to `/login` (or to the forced change page).
+/// A signed-out GET comes back to the page it asked for after sign-in.
 pub struct SignedIn(pub ActiveSession);
+
+/// Where a request without a session is sent to sign in.
+fn sign_in_first(parts: &Parts) -> Response {
+    let back = matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD
+    )
+    .then(|| parts.uri.path_and_query().map(|p| p.as_str()))
+    .flatten();
+    Redirect::to(&super::return_to::login_url(back.unwrap_or("/"))).into_response()
+}
 
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Response;
@@ -67,7 +79,7 @@ impl FromRequestParts<AppState> for SignedIn {
         match current(parts, state).await {
             Ok(Some(s)) if s.restricted => Err(Redirect::to(FORCED_CHANGE).into_response()),
             Ok(Some(s)) => Ok(SignedIn(s)),
-            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Ok(None) => Err(sign_in_first(parts)),
             Err(e) => Err(e.into_response()),
         }
     }

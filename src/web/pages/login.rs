@@ -1,24 +1,123 @@
 //! `/login` and `/logout` (CONTRACT section 4).
 
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use jiff::Timestamp;
 use minijinja::context;
+use serde::Deserialize;
 
 use crate::auth::AuthError;
 use crate::auth::login::SignIn;
+use crate::mail::compose::human_duration;
 use crate::store::audit::{Event, Origin};
+use crate::store::sessions::EndReason;
 use crate::web::csrf::Csrf;
 use crate::web::form::Form;
 use crate::web::net::ClientIp;
 use crate::web::session::{FORCED_CHANGE, MaybeSession};
-use crate::web::{AppState, WebError, cookies, errors::RETRY_AFTER_SECS};
+use crate::web::{AppState, WebError, cookies, errors::RETRY_AFTER_SECS, notice, return_to};
 
-pub async fn show(State(state): State<AppState>, session: MaybeSession, csrf: Csrf) -> Response {
+#[derive(Deserialize)]
+pub struct Next {
+    next: Option<String>,
+}
+
+/// `GET /login`. Says why the browser's last session ended, or that its
+/// password was just saved (with the user name filled in); each is shown once.
+pub async fn show(
+    State(state): State<AppState>,
+    session: MaybeSession,
+    csrf: Csrf,
+    headers: HeaderMap,
+    Query(q): Query<Next>,
+) -> Result<Response, WebError> {
+    let next = q.next.as_deref().and_then(return_to::safe).unwrap_or("");
     if session.full().is_some() {
-        return Redirect::to("/").into_response();
+        return Ok(Redirect::to(if next.is_empty() { "/" } else { next }).into_response());
     }
-    login_page(&state, &csrf, StatusCode::OK, "", None, false)
+    let https = state.https();
+    let mut clear = Vec::new();
+    let mut view = LoginView {
+        next,
+        ..LoginView::default()
+    };
+    // The stale session cookie stays: the page's CSRF token is bound to it,
+    // and signing in replaces it. The reason is forgotten once read.
+    if session.0.is_none()
+        && let Some(id) = cookies::get(&headers, cookies::session_name(https))
+        && let Some(reason) = state.auth.take_end_reason(&id).await?
+    {
+        view.ended = Some(ended_message(&state, reason));
+    }
+    let saved = notice::saved_username(&state.csrf_key, &headers, https, Timestamp::now());
+    if cookies::get(&headers, notice::name(https)).is_some() {
+        clear.push(cookies::clear(notice::name(https), https));
+    }
+    if let Some(name) = &saved {
+        view.username = name;
+        view.saved = true;
+    }
+    let mut res = login_page(&state, &csrf, StatusCode::OK, &view);
+    for cookie in clear {
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&cookie).map_err(|e| WebError::Internal(e.to_string()))?,
+        );
+    }
+    Ok(res)
+}
+
+/// What the sign-in page says about a session that ended without a sign-out:
+/// the kind (which decides whether the helpdesk card shows) and one sentence.
+/// Only the browser that held the session sees it (the reason is filed under
+/// the hash of its cookie), and it names no account.
+fn ended_message(state: &AppState, reason: EndReason) -> (&'static str, String) {
+    let session = &state.auth.config.session;
+    match reason {
+        EndReason::LicenseExpired => (
+            "license",
+            "You were signed out because your license has expired. Contact the helpdesk to renew it.".into(),
+        ),
+        EndReason::Locked => (
+            "locked",
+            "You were signed out because your account was locked. Contact the helpdesk to unlock it.".into(),
+        ),
+        EndReason::Disabled => (
+            "disabled",
+            "You were signed out because your account was disabled. Contact the helpdesk.".into(),
+        ),
+        EndReason::Deleted => (
+            "deleted",
+            "You were signed out because your account was removed.".into(),
+        ),
+        EndReason::PasswordChanged => (
+            "password_changed",
+            "You were signed out because your password was changed. Sign in with the new password.".into(),
+        ),
+        EndReason::ForceChange => (
+            "force_change",
+            "You were signed out because an administrator asked you to choose a new password. Sign in to choose it.".into(),
+        ),
+        EndReason::IdleTimeout => (
+            "idle",
+            format!(
+                "You were signed out after {} without activity. Sign in again to go on.",
+                human_duration(session.idle_timeout.as_duration())
+            ),
+        ),
+        EndReason::AbsoluteTimeout => (
+            "absolute",
+            format!(
+                "You were signed out because a session lasts at most {}. Sign in again to go on.",
+                human_duration(session.absolute_timeout.as_duration())
+            ),
+        ),
+        EndReason::Revoked => (
+            "revoked",
+            "You were signed out because your session was ended. Sign in again to go on.".into(),
+        ),
+    }
 }
 
 pub async fn submit(
@@ -28,6 +127,14 @@ pub async fn submit(
     form: Form,
 ) -> Result<Response, WebError> {
     let username = form.text("username");
+    let next = return_to::safe(form.text("next")).unwrap_or("");
+    let failed = |kind, message, one_try_left| LoginView {
+        username,
+        next,
+        error: Some((kind, message)),
+        one_try_left,
+        ..LoginView::default()
+    };
     if !state.limiter.allow(ip) {
         state
             .auth
@@ -43,9 +150,7 @@ pub async fn submit(
             &state,
             &csrf,
             StatusCode::TOO_MANY_REQUESTS,
-            username,
-            Some(("rate_limited", msg)),
-            false,
+            &failed("rate_limited", msg, false),
         ));
     }
     let outcome = state
@@ -57,7 +162,11 @@ pub async fn submit(
             session_id,
             must_change,
         }) => {
-            let to = if must_change { FORCED_CHANGE } else { "/" };
+            let to = match (must_change, next) {
+                (true, _) => FORCED_CHANGE,
+                (false, "") => "/",
+                (false, next) => next,
+            };
             let mut res = Redirect::to(to).into_response();
             let cookie = cookies::set(
                 cookies::session_name(state.https()),
@@ -100,9 +209,7 @@ pub async fn submit(
                 &state,
                 &csrf,
                 StatusCode::SERVICE_UNAVAILABLE,
-                username,
-                Some(("busy", msg)),
-                false,
+                &failed("busy", msg, false),
             );
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
@@ -114,22 +221,49 @@ pub async fn submit(
         &state,
         &csrf,
         status,
-        username,
-        Some((kind, message)),
-        one_try_left,
+        &failed(kind, message, one_try_left),
     ))
 }
 
-fn login_page(
-    state: &AppState,
-    csrf: &Csrf,
-    status: StatusCode,
-    username: &str,
-    error: Option<(&str, &str)>,
+/// The 303 to `/login` after a password was saved through a setup or reset
+/// link: the sign-in page then says so and fills in the user name.
+pub fn after_password_saved(state: &AppState, username: &str) -> Response {
+    let mut res = Redirect::to("/login").into_response();
+    let cookie = notice::password_saved(&state.csrf_key, username, state.https(), Timestamp::now());
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// What the sign-in page shows besides its form.
+#[derive(Default)]
+struct LoginView<'a> {
+    username: &'a str,
+    /// The checked return path, carried through the form.
+    next: &'a str,
+    error: Option<(&'a str, &'a str)>,
     one_try_left: bool,
-) -> Response {
-    let error = error.map(|(kind, message)| context! { kind, message });
-    let ctx = context! { username, error, one_try_left };
+    /// Why this browser's last session ended.
+    ended: Option<(&'static str, String)>,
+    /// The password of `username` was just saved.
+    saved: bool,
+}
+
+fn login_page(state: &AppState, csrf: &Csrf, status: StatusCode, view: &LoginView) -> Response {
+    let error = view.error.map(|(kind, message)| context! { kind, message });
+    let ended = view
+        .ended
+        .as_ref()
+        .map(|(kind, message)| context! { kind => *kind, message });
+    let ctx = context! {
+        username => view.username,
+        next => view.next,
+        error,
+        ended,
+        saved => view.saved,
+        one_try_left => view.one_try_left,
+    };
     state.page(status, "login.html", csrf, None, ctx)
 }
 

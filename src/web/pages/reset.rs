@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use minijinja::context;
 
 use crate::auth::reset::ResetOutcome;
@@ -48,7 +48,7 @@ pub async fn submit(
         )
         .await?;
     match outcome {
-        ResetOutcome::Done => Ok(Redirect::to("/login").into_response()),
+        ResetOutcome::Done => Ok(super::login::after_password_saved(&state, &user.username)),
         ResetOutcome::Gone => Err(WebError::Gone),
         ResetOutcome::Refused(errors) => Ok(page(
             &state,

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use minijinja::context;
 
 use crate::auth::setup::{SetupForm, SetupOutcome, SetupView};
@@ -54,7 +54,9 @@ pub async fn submit(
         .complete_setup(token, input, Origin::web(ip))
         .await?
     {
-        SetupOutcome::Done { .. } => Ok(Redirect::to("/login").into_response()),
+        SetupOutcome::Done { username } => {
+            Ok(super::login::after_password_saved(&state, &username))
+        }
         SetupOutcome::Gone => Err(WebError::Gone),
         SetupOutcome::Invalid(errors) => {
             let username = if view.first_admin {
