@@ -18,6 +18,18 @@ use crate::store::tables::{AUDIT, TOKENS, USERS};
 use crate::store::tokens::{self, TokenKind, Tokens};
 use crate::store::users::{self, UserRecord};
 
+/// The answer to a current password typed on a profile form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Current {
+    Right,
+    /// Wrong; `tries_left` more wrong passwords lock the account.
+    Wrong {
+        tries_left: u32,
+    },
+    /// Wrong, and the account is now locked (its sessions have ended).
+    Locked,
+}
+
 impl Auth {
     /// Checks the current password typed on a profile form; a wrong one counts
     /// toward lockout exactly like a failed sign-in.
@@ -26,7 +38,7 @@ impl Auth {
         user: &UserRecord,
         password: Secret,
         origin: Origin,
-    ) -> Result<bool, AuthError> {
+    ) -> Result<Current, AuthError> {
         let _turn = self.locks.lock(&user.key()).await;
         let matched = password.expose().len() <= MAX_INPUT_BYTES
             && self
@@ -34,11 +46,13 @@ impl Auth {
                 .verify(password, user.password_hash.clone())
                 .await?
                 .matched;
-        if !matched {
-            let outcome = self.record_failure(user.key(), origin).await?;
-            debug_assert!(matches!(outcome, SignIn::Failed { .. } | SignIn::Locked));
+        if matched {
+            return Ok(Current::Right);
         }
-        Ok(matched)
+        Ok(match self.record_failure(user.key(), origin).await? {
+            SignIn::Failed { tries_left } if tries_left > 0 => Current::Wrong { tries_left },
+            _ => Current::Locked,
+        })
     }
 
     /// Changes (or clears) the phone number at once.

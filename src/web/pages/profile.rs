@@ -7,6 +7,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use crate::auth::password::Change;
+use crate::auth::profile::Current;
 use crate::auth::sessions::ActiveSession;
 use crate::domain::email::Email;
 use crate::domain::phone::Phone;
@@ -37,7 +38,23 @@ pub async fn show(
         Some("email") => Some("Your new email address is confirmed."),
         _ => None,
     };
-    page(&state, &csrf, &s, StatusCode::OK, notice, &[])
+    let view = View {
+        notice,
+        ..View::default()
+    };
+    page(&state, &csrf, &s, StatusCode::OK, view)
+}
+
+/// What the profile page shows besides the account.
+#[derive(Default)]
+struct View<'a> {
+    notice: Option<&'a str>,
+    errors: Vec<String>,
+    /// Names of the fields the errors are about (marked `aria-invalid`).
+    invalid: &'a [&'a str],
+    /// What was typed into the contact form, shown again on a refusal in
+    /// place of the saved values (never a password).
+    typed: Option<(&'a str, &'a str)>,
 }
 
 fn page(
@@ -45,19 +62,46 @@ fn page(
     csrf: &Csrf,
     s: &ActiveSession,
     status: StatusCode,
-    notice: Option<&str>,
-    errors: &[String],
+    view: View,
 ) -> Response {
+    let typed = view
+        .typed
+        .map(|(email, phone)| context! { email => email.to_owned(), phone => phone.to_owned() });
+    let invalid: Vec<String> = view.invalid.iter().map(|f| (*f).to_owned()).collect();
     state.page(
         status,
         "profile.html",
         csrf,
         Some(&s.user),
-        context! { notice, errors => errors.to_vec() },
+        context! {
+            notice => view.notice.map(str::to_owned),
+            errors => view.errors,
+            invalid_fields => invalid,
+            typed,
+        },
     )
 }
 
 const WRONG_CURRENT: &str = "Your current password is not right.";
+
+/// The refusal of a wrong current password, which counts toward the lock as
+/// on the sign-in page. When it locked the account, the session has ended
+/// with it (the next page is the sign-in page, which says why).
+fn wrong_current(state: &AppState, answer: Current) -> Option<String> {
+    match answer {
+        Current::Right => None,
+        Current::Wrong { tries_left: 1 } => Some(format!(
+            "{WRONG_CURRENT} It counts toward the lock: one try left before your account is locked. Forgot your password? Sign out and use Forgot Password."
+        )),
+        Current::Wrong { tries_left } => Some(format!(
+            "{WRONG_CURRENT} It counts toward the lock: {tries_left} tries left before your account is locked."
+        )),
+        Current::Locked => Some(format!(
+            "{WRONG_CURRENT} Your account is now locked after too many failed tries, and you are signed out. Contact the helpdesk to unlock it: {}.",
+            state.auth.config.helpdesk.email
+        )),
+    }
+}
 
 /// `POST /profile/password`: current, new and confirmation.
 pub async fn password(
@@ -67,18 +111,22 @@ pub async fn password(
     csrf: Csrf,
     form: Form,
 ) -> Result<Response, WebError> {
-    if !state
+    let answer = state
         .auth
         .verify_current(&s.user, form.secret("current_password"), Origin::web(ip))
-        .await?
-    {
+        .await?;
+    if let Some(refusal) = wrong_current(&state, answer) {
+        let view = View {
+            errors: vec![refusal],
+            invalid: &["current_password"],
+            ..View::default()
+        };
         return Ok(page(
             &state,
             &csrf,
             &s,
             StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            &[WRONG_CURRENT.into()],
+            view,
         ));
     }
     let change = state
@@ -92,14 +140,14 @@ pub async fn password(
         )
         .await?;
     Ok(match change {
-        Change::Refused(errors) => page(
-            &state,
-            &csrf,
-            &s,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            &errors,
-        ),
+        Change::Refused(errors) => {
+            let view = View {
+                errors,
+                invalid: &["password", "confirm"],
+                ..View::default()
+            };
+            page(&state, &csrf, &s, StatusCode::UNPROCESSABLE_ENTITY, view)
+        }
         Change::Done { session_id } => {
             state.redirect_with_session("/profile?done=password", &session_id)
         }
@@ -114,19 +162,22 @@ pub async fn contact(
     csrf: Csrf,
     form: Form,
 ) -> Result<Response, WebError> {
+    let phone_text = form.text("phone").trim();
+    let email_text = form.text("email").trim();
     let mut errors = Vec::new();
-    let phone = match form.text("phone").trim() {
+    let mut invalid = Vec::new();
+    let phone = match phone_text {
         "" => None,
         text => match Phone::parse(text) {
             Ok(p) => Some(p.as_str().to_owned()),
             Err(e) => {
                 errors.push(format!("Phone: {e}."));
+                invalid.push("phone");
                 None
             }
         },
     };
     let current = s.user.email.as_deref().unwrap_or("");
-    let email_text = form.text("email").trim();
     let new_email = if email_text.eq_ignore_ascii_case(current) {
         None
     } else {
@@ -134,39 +185,36 @@ pub async fn contact(
             Ok(e) => Some(e),
             Err(e) => {
                 errors.push(format!("Email: {e}."));
+                invalid.push("email");
                 None
             }
         }
     };
+    let refuse = |errors, invalid: &[&str]| {
+        let view = View {
+            errors,
+            invalid,
+            typed: Some((email_text, phone_text)),
+            ..View::default()
+        };
+        page(&state, &csrf, &s, StatusCode::UNPROCESSABLE_ENTITY, view)
+    };
     if !errors.is_empty() {
-        return Ok(page(
-            &state,
-            &csrf,
-            &s,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            &errors,
-        ));
+        return Ok(refuse(errors, &invalid));
     }
     let origin = Origin::web(ip);
-    if let Some(email) = &new_email
-        && !state
+    if let Some(email) = &new_email {
+        let answer = state
             .auth
             .verify_current(&s.user, form.secret("current_password"), origin.clone())
-            .await?
-    {
-        let msg = format!(
-            "{WRONG_CURRENT} It is needed to change the email address to {}.",
-            email.as_str()
-        );
-        return Ok(page(
-            &state,
-            &csrf,
-            &s,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            &[msg],
-        ));
+            .await?;
+        if let Some(refusal) = wrong_current(&state, answer) {
+            let msg = format!(
+                "{refusal} It is needed to change the email address to {}.",
+                email.as_str()
+            );
+            return Ok(refuse(vec![msg], &["contact_current"]));
+        }
     }
     if phone != s.user.phone {
         state.auth.set_phone(&s.user, phone, origin.clone()).await?;
