@@ -256,6 +256,9 @@ pub fn run_admin(cli: &Cli, config: &Config) -> anyhow::Result<()> {
     let request = match &cli.command {
         Command::Serve => unreachable!("main handles serve"),
         Command::Config(ConfigCommand::Check) => {
+            for warning in config.warnings() {
+                eprintln!("warning: {warning}");
+            }
             print!("# configuration is valid\n{}", config.to_masked_toml());
             return Ok(());
         }

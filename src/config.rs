@@ -488,6 +488,48 @@ pub fn parse(text: &str) -> Result<Config, String> {
 }
 
 impl Config {
+    /// Settings that are valid one by one but contradict each other: the
+    /// server runs, but not as whoever wrote them meant. `config check` prints
+    /// each and `serve` logs each at start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let p = &self.policy;
+        if p.expiry_warning.as_duration() >= p.max_age.as_duration() {
+            warnings.push(format!(
+                "policy.expiry_warning ({}) is not shorter than policy.max_age ({}): every password is shown as expiring from the day it is chosen",
+                p.expiry_warning, p.max_age
+            ));
+        }
+        let s = &self.session;
+        if s.idle_timeout.as_duration() >= s.absolute_timeout.as_duration() {
+            warnings.push(format!(
+                "session.idle_timeout ({}) is not shorter than session.absolute_timeout ({}): the idle timeout never ends a session",
+                s.idle_timeout, s.absolute_timeout
+            ));
+        }
+        if self.reset.max_per_hour == 0 {
+            warnings.push(
+                "reset.max_per_hour is 0: Forgot Password never sends a link; only an administrator's reset-link works".into(),
+            );
+        }
+        if let Some(after) = self.lockout.auto_unlock_after
+            && after.as_duration() < std::time::Duration::from_secs(60)
+        {
+            warnings.push(format!(
+                "lockout.auto_unlock_after ({after}) is under a minute: a locked account opens again before a person could reach the helpdesk, so the lock hardly slows a guesser"
+            ));
+        }
+        if let Some(smtp) = &self.mail.smtp
+            && smtp.security == SmtpSecurity::None
+            && smtp.password.is_some()
+        {
+            warnings.push(
+                "mail.smtp.security is \"none\" with a password set: the SMTP password and every reset link cross the network unencrypted".into(),
+            );
+        }
+        warnings
+    }
+
     /// Cross-field checks that serde cannot express.
     pub fn validate(&mut self) -> Result<(), String> {
         let url = url::Url::parse(&self.server.base_url).map_err(|e| {

@@ -60,6 +60,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             "no [mail.smtp] in the config: mail is written as .eml files to the pickup folder instead of being sent"
         );
     }
+    for warning in config.warnings() {
+        tracing::warn!("config: {warning}");
+    }
     let auth = Arc::new(Auth::new(store.clone(), config.clone(), mailer));
     let state = AppState::new(auth.clone(), templates)?;
     let setup_link = first_admin_token(&store)?

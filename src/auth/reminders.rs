@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use minijinja::context;
 
 use super::{Auth, AuthError};
+use crate::domain::time_left;
 use crate::mail::compose::MailKind;
 use crate::store::tables::USERS;
 use crate::store::users::{self, UserRecord};
@@ -43,7 +44,7 @@ impl Auth {
                         let Some(mut u) = users::get(&users_t, key)? else {
                             continue;
                         };
-                        let Some((changed, due_at, days)) = reminder_due(&u, now, max_age, warning)
+                        let Some((changed, due_at, left)) = reminder_due(&u, now, max_age, warning)
                         else {
                             continue;
                         };
@@ -52,7 +53,7 @@ impl Auth {
                             tx,
                             &u,
                             MailKind::ExpiryReminder,
-                            context! { days, link },
+                            context! { expires_in => time_left::in_words(left), link },
                             Some(due_at),
                         )?;
                         u.expiry_reminded_for = Some(changed);
@@ -71,13 +72,13 @@ impl Auth {
 }
 
 /// When `u`'s password is inside its warning window and has had no reminder:
-/// its change time, its expiry, and whole days left (rounded up).
+/// its change time, its expiry, and the time left.
 fn reminder_due(
     u: &UserRecord,
     now: Timestamp,
     max_age: jiff::SignedDuration,
     warning: jiff::SignedDuration,
-) -> Option<(Timestamp, Timestamp, i64)> {
+) -> Option<(Timestamp, Timestamp, jiff::SignedDuration)> {
     let changed = u.password_changed_at?;
     let due = changed.checked_add(max_age).ok()?;
     let left = due.duration_since(now);
@@ -85,5 +86,5 @@ fn reminder_due(
     if !fresh || left > warning || left.is_negative() || u.disabled {
         return None;
     }
-    Some((changed, due, (left.as_secs() + 86_399) / 86_400))
+    Some((changed, due, left))
 }

@@ -4,4 +4,5 @@ pub mod license;
 pub mod password;
 pub mod phone;
 pub mod secret;
+pub mod time_left;
 pub mod username;

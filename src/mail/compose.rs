@@ -42,15 +42,13 @@ impl KindExt for MailKind {
             MailKind::PasswordChanged => "Your password was changed".into(),
             MailKind::ConfirmEmail => "Confirm your new email address".into(),
             MailKind::EmailChanged => "Your email address was changed".into(),
-            MailKind::ExpiryReminder => match vars
-                .get_attr("days")
-                .ok()
-                .and_then(|d| i64::try_from(d).ok())
-            {
-                Some(1) => "Your password expires in 1 day".into(),
-                Some(n) => format!("Your password expires in {n} days"),
-                None => "Your password expires soon".into(),
-            },
+            MailKind::ExpiryReminder => {
+                let when = vars.get_attr("expires_in").ok();
+                match when.as_ref().and_then(Value::as_str) {
+                    Some(when) => format!("Your password expires {when}"),
+                    None => "Your password expires soon".into(),
+                }
+            }
             MailKind::Test => "latchkey test message".into(),
         }
     }
@@ -180,7 +178,7 @@ mod tests {
             valid_for => "15 minutes",
             when => "2026-11-27 10:00 UTC",
             new_email => "new@example.org",
-            days => 3,
+            expires_in => "in 3 days",
         };
         for kind in MailKind::ALL {
             let m = templates

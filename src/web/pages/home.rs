@@ -6,24 +6,26 @@ use axum::response::Response;
 use jiff::Timestamp;
 use minijinja::context;
 
+use crate::domain::time_left;
 use crate::store::users::UserRecord;
 use crate::web::AppState;
 use crate::web::csrf::Csrf;
 use crate::web::session::{MaybeSession, SignedIn};
 
 pub async fn home(State(state): State<AppState>, SignedIn(s): SignedIn, csrf: Csrf) -> Response {
-    let expiry_days = expiry_days(&state, &s.user, Timestamp::now());
+    let expires_in = expires_in(&state, &s.user, Timestamp::now());
     state.page(
         StatusCode::OK,
         "home.html",
         &csrf,
         Some(&s.user),
-        context! { expiry_days },
+        context! { expires_in },
     )
 }
 
-/// Whole days until the password expires, once within `policy.expiry_warning` of it.
-fn expiry_days(state: &AppState, user: &UserRecord, now: Timestamp) -> Option<i64> {
+/// When the password expires, in words ("in 3 days", "in 5 hours"), once
+/// within `policy.expiry_warning` of it.
+fn expires_in(state: &AppState, user: &UserRecord, now: Timestamp) -> Option<String> {
     let policy = &state.auth.config.policy;
     let due = user
         .password_changed_at?
@@ -33,8 +35,7 @@ fn expiry_days(state: &AppState, user: &UserRecord, now: Timestamp) -> Option<i6
     if left > policy.expiry_warning.signed() || left.is_negative() {
         return None;
     }
-    // Round up: 30 hours left is "2 days", not "1 day".
-    Some((left.as_secs() + 86_399) / 86_400)
+    Some(time_left::in_words(left))
 }
 
 pub async fn help(State(state): State<AppState>, session: MaybeSession, csrf: Csrf) -> Response {
