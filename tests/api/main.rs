@@ -8,6 +8,7 @@ mod cli_mail;
 mod cli_server;
 mod crash;
 mod csrf;
+mod first_day;
 mod hardening;
 mod lockout;
 mod login;

@@ -89,17 +89,18 @@ async fn profile_shows_name_email_and_phone_when_signed_in() {
     assert!(html.contains("+1 555 010 0199"));
 }
 
-/// CONTRACT 4 /profile and /: signed out, both send the browser to /login.
+/// CONTRACT 4 /profile and /: signed out, both send the browser to /login
+/// (from /profile with the way back, issue 11 point 10).
 #[tokio::test]
 async fn profile_and_home_redirect_to_login_when_signed_out() {
     let app = spawn_app().await;
     let client = app.client();
 
-    for path in ["/", "/profile"] {
+    for (path, to) in [("/", "/login"), ("/profile", "/login?next=%2Fprofile")] {
         let res = get(&client, &app, path).await;
 
         assert_eq!(res.status(), 303, "{path}");
-        assert_eq!(location(&res), "/login", "{path}");
+        assert_eq!(location(&res), to, "{path}");
     }
 }
 

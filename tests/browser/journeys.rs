@@ -167,7 +167,7 @@ async fn forgot_password_by_click_and_by_keyboard_then_the_mailed_link_sets_a_ne
     fill(&b, "#forgot-username", USER).await;
     press_button(&b, "#forgot-dialog button[type=submit]").await;
     assert_eq!(b.path().await, "/forgot");
-    assert_page_says(&b, "a reset link is on its way").await;
+    assert_page_says(&b, "we have sent a link to its email address").await;
     mailed_path(&sink, USER_EMAIL, "/reset/", 0).await;
 
     // By keyboard alone: Tab to the link, Enter, type, Enter.
@@ -202,7 +202,7 @@ async fn forgot_password_by_click_and_by_keyboard_then_the_mailed_link_sets_a_ne
     b.press(&keys).await;
     enter_and_load(&b).await;
     assert_eq!(b.path().await, "/forgot");
-    assert_page_says(&b, "a reset link is on its way").await;
+    assert_page_says(&b, "we have sent a link to its email address").await;
 
     // The second link voids the first; follow it on the server's real address.
     let path = mailed_path(&sink, USER_EMAIL, "/reset/", 1).await;

@@ -49,7 +49,7 @@ async fn without_script_forgot_password_uses_the_fallback_page_and_the_link_work
     fill(&b, "#forgot-username", USER).await;
     press_button(&b, "form[action='/forgot'] button[type=submit]").await;
     assert_eq!(b.path().await, "/forgot");
-    assert_page_says(&b, "a reset link is on its way").await;
+    assert_page_says(&b, "we have sent a link to its email address").await;
 
     let path = mailed_path(&sink, USER_EMAIL, "/reset/", 0).await;
     b.goto(&app.url(&path)).await;

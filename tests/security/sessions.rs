@@ -14,6 +14,8 @@ use crate::helpers::{
 use crate::support::{anon, assert_no_secret, bare_client, post_bytes, raw, set_cookie};
 
 const COOKIE: &str = "latchkey_session";
+/// Where a signed-out request for `/profile` is sent: sign in, then back (issue 11 point 10).
+const SIGN_IN_FROM_PROFILE: &str = "/login?next=%2Fprofile";
 
 /// Signs in over a raw socket; returns the raw answer.
 async fn raw_login(
@@ -136,7 +138,7 @@ async fn s2_session_ids_are_strong_and_stored_only_hashed() {
     let tampered = String::from_utf8(tampered).unwrap();
     assert_eq!(
         location(&with_cookie(&app, "/profile", &tampered).await),
-        "/login"
+        SIGN_IN_FROM_PROFILE
     );
 }
 
@@ -157,7 +159,7 @@ async fn s3_planted_ids_are_never_promoted() {
         assert_ne!(issued, planted);
         assert_eq!(
             location(&with_cookie(&app, "/profile", planted).await),
-            "/login",
+            SIGN_IN_FROM_PROFILE,
             "the planted id works"
         );
         assert_eq!(with_cookie(&app, "/profile", &issued).await.status(), 200);
@@ -196,7 +198,7 @@ async fn s3_planted_ids_are_never_promoted() {
     assert_ne!(before, after);
     assert_eq!(
         location(&with_cookie(&app, "/profile", &before).await),
-        "/login"
+        SIGN_IN_FROM_PROFILE
     );
 }
 
@@ -295,7 +297,7 @@ async fn s4_every_revoking_event_works_from_the_next_request() {
         let res = with_cookie(&app, "/profile", &id).await;
         assert_eq!(
             (res.status().as_u16(), location(&res).to_owned()),
-            (303, "/login".to_owned()),
+            (303, SIGN_IN_FROM_PROFILE.to_owned()),
             "after {e}"
         );
     }
@@ -310,7 +312,7 @@ async fn s5_idle_and_absolute_timeouts_hold_server_side() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
         location(&with_cookie(&app, "/profile", &id).await),
-        "/login",
+        SIGN_IN_FROM_PROFILE,
         "idle session lived on"
     );
 
@@ -329,7 +331,7 @@ async fn s5_idle_and_absolute_timeouts_hold_server_side() {
     }
     assert_eq!(
         location(&with_cookie(&app, "/profile", &id).await),
-        "/login",
+        SIGN_IN_FROM_PROFILE,
         "busy session outlived the absolute limit"
     );
 }
