@@ -20,7 +20,7 @@ mod output;
 #[command(name = "latchkey", version)]
 pub struct Cli {
     /// Config file (TOML). Default: ./latchkey.toml if it exists, else built-in defaults.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", env = "LATCHKEY_CONFIG")]
     pub config: Option<PathBuf>,
     /// Data directory; overrides `data_dir` from the config.
     #[arg(long, global = true, value_name = "DIR")]
@@ -249,10 +249,77 @@ impl Cli {
     pub fn load_config(&self) -> Result<Config, config::ConfigError> {
         config::load(self.config.as_deref(), self.data.as_deref())
     }
+
+    /// Whether the data directory was named (`--data`, `--config`, `LATCHKEY_CONFIG`)
+    /// rather than found by default in the working directory.
+    fn names_data_dir(&self) -> bool {
+        self.config.is_some() || self.data.is_some()
+    }
+
+    /// What the subcommand may do where the data directory holds no database yet.
+    fn data_use(&self, config: &Config) -> DataUse {
+        // Without SMTP, `mail test` writes to <data_dir>/mail-pickup.
+        let mail_to_pickup = config.mail.smtp.is_none();
+        match &self.command {
+            Command::Serve | Command::Restore { .. } => DataUse::MayCreate,
+            Command::User(UserCommand::Add(_) | UserCommand::Import { .. })
+            | Command::Tls(TlsCommand::SelfSigned { out: None, .. })
+            | Command::Mail(MailCommand::Test { .. })
+                if self.names_data_dir() =>
+            {
+                DataUse::MayCreate
+            }
+            Command::Mail(MailCommand::Test { .. }) if !mail_to_pickup => DataUse::NotUsed,
+            Command::Config(_)
+            | Command::Tls(TlsCommand::SelfSigned { out: Some(_), .. })
+            | Command::Backup(BackupArgs {
+                command: Some(BackupCommand::Verify { .. }),
+                ..
+            })
+            | Command::Backup(BackupArgs {
+                file: None,
+                command: None,
+            }) => DataUse::NotUsed,
+            _ => DataUse::MustExist,
+        }
+    }
+}
+
+/// How a subcommand relates to the data directory. Only `serve`, `restore` and,
+/// when told where, `user add`/`user import`/`tls self-signed` may make one: any
+/// other command run from the wrong folder must not quietly create an empty
+/// database nobody serves and report on it.
+enum DataUse {
+    MayCreate,
+    MustExist,
+    NotUsed,
+}
+
+/// Refuses to go on when `dir` holds no database (missing or empty directory).
+fn require_data(cli: &Cli, dir: &std::path::Path) -> anyhow::Result<()> {
+    if dir.join(crate::store::DB_FILE).is_file() {
+        return Ok(());
+    }
+    let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+    let creates = match &cli.command {
+        Command::User(UserCommand::Add(_) | UserCommand::Import { .. })
+        | Command::Tls(_)
+        | Command::Mail(MailCommand::Test { .. }) => {
+            " (this command creates one only when --data or --config names it)"
+        }
+        _ => "",
+    };
+    anyhow::bail!(
+        "no latchkey data in {}{creates}; point at the server's data with --config FILE, --data DIR or LATCHKEY_CONFIG=FILE",
+        shown.display()
+    )
 }
 
 /// Runs an admin subcommand and prints its result. `serve` is handled by main.
 pub fn run_admin(cli: &Cli, config: &Config) -> anyhow::Result<()> {
+    if let DataUse::MustExist = cli.data_use(config) {
+        require_data(cli, &config.data_dir)?;
+    }
     let request = match &cli.command {
         Command::Serve => unreachable!("main handles serve"),
         Command::Config(ConfigCommand::Check) => {

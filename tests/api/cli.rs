@@ -126,6 +126,10 @@ async fn locked_user_dir(name: &str) -> (tempfile::TempDir, PathBuf) {
 #[test]
 fn exit_codes_follow_the_contract() {
     let (_tmp, dir) = data_dir();
+    // No data yet: a listing is refused rather than made on a new, empty database.
+    let err = fails(&dir, &["user", "list"]);
+    assert!(err.contains(&dir.display().to_string()), "{err}");
+    add(&dir, "dave", &[]);
     ok(&dir, &["user", "list"]);
 
     let err = fails(&dir, &["user", "show", "nobody"]);

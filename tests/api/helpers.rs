@@ -195,7 +195,8 @@ pub fn binary() -> PathBuf {
 pub fn run_binary(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
     let mut cmd = Command::new(binary());
-    cmd.arg("--data")
+    cmd.env_remove("LATCHKEY_CONFIG")
+        .arg("--data")
         .arg(data_dir)
         .args(args)
         .current_dir(data_dir.parent().unwrap_or(data_dir))

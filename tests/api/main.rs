@@ -4,6 +4,7 @@ mod helpers;
 mod smtp;
 
 mod cli;
+mod cli_data_dir;
 mod cli_mail;
 mod cli_server;
 mod crash;
