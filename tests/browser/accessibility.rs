@@ -67,13 +67,19 @@ async fn every_control_on_the_login_page_is_reached_by_tab_with_a_visible_focus(
         seen.push(focused(&b).await);
     }
     let mut reached: Vec<String> = Vec::new();
-    for f in &seen {
+    for (i, f) in seen.iter().enumerate() {
         if let Some(kb) = f["kb"].as_str() {
-            assert_eq!(
-                f["visible"],
-                json!(true),
-                "keyboard focus shows as :focus-visible: {f}"
-            );
+            // The first entry is the page's autofocus, not a key press:
+            // whether it matches :focus-visible is the browser's choice (it
+            // depends on whether the window had focus), but it must still
+            // show an outline, which the next assertion checks.
+            if i > 0 {
+                assert_eq!(
+                    f["visible"],
+                    json!(true),
+                    "keyboard focus shows as :focus-visible: {f}"
+                );
+            }
             let outline = f["outline"].as_str().unwrap();
             assert!(
                 !outline.starts_with("none") && !outline.contains(" 0px "),
