@@ -229,3 +229,185 @@
 
   start();
 })();
+
+// The User Profile pop-up submits its forms in place: the answer (saved, or
+// what to fix) shows inside the pop-up instead of on the /profile page. The
+// server is unchanged and answers as it does without JavaScript; this reads
+// that answer. Anything but a profile page (the sign-in page after a session
+// ended, the forced password change) is followed as a normal navigation.
+(function () {
+  "use strict";
+
+  if (typeof window.fetch !== "function" || typeof window.DOMParser !== "function" ||
+      typeof window.URLSearchParams !== "function" || typeof window.FormData !== "function") {
+    return;
+  }
+
+  var PREFIX = "dlg-";
+
+  function each(root, selector, fn) {
+    Array.prototype.forEach.call(root.querySelectorAll(selector), fn);
+  }
+
+  function alertBox(kind, lines) {
+    var box = document.createElement("div");
+    box.className = "alert alert--" + kind;
+    box.id = PREFIX + (kind === "error" ? "form-errors" : "notice");
+    box.setAttribute("role", kind === "error" ? "alert" : "status");
+    var lead = document.createElement("p");
+    lead.className = "alert__text";
+    if (kind === "error") {
+      lead.textContent = "Please fix the following and try again:";
+      var list = document.createElement("ul");
+      lines.forEach(function (line) {
+        var li = document.createElement("li");
+        li.textContent = line;
+        list.appendChild(li);
+      });
+      box.appendChild(lead);
+      box.appendChild(list);
+    } else {
+      lead.textContent = lines.join(" ");
+      box.appendChild(lead);
+    }
+    return box;
+  }
+
+  // Clears earlier answers and the fields they marked.
+  function clearMarks(dialog, messages) {
+    messages.textContent = "";
+    each(dialog, "[aria-invalid]", function (input) {
+      input.removeAttribute("aria-invalid");
+      var described = (input.getAttribute("aria-describedby") || "").split(" ")
+        .filter(function (id) { return id && id !== PREFIX + "form-errors"; });
+      if (described.length) {
+        input.setAttribute("aria-describedby", described.join(" "));
+      } else {
+        input.removeAttribute("aria-describedby");
+      }
+    });
+  }
+
+  function markInvalid(dialog, answer) {
+    var first = null;
+    // The page's forms name their fields without the pop-up's prefix.
+    each(answer, "main form [aria-invalid=true]", function (field) {
+      var input = document.getElementById(PREFIX + field.id);
+      if (!input || !dialog.contains(input)) {
+        return;
+      }
+      input.setAttribute("aria-invalid", "true");
+      var described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+      described.push(PREFIX + "form-errors");
+      input.setAttribute("aria-describedby", described.join(" "));
+      first = first || input;
+    });
+    return first;
+  }
+
+  function texts(root, selector) {
+    return Array.prototype.map.call(root.querySelectorAll(selector), function (e) {
+      return e.textContent.trim();
+    }).filter(Boolean);
+  }
+
+  // A new session (after a password change) comes with a new CSRF token.
+  function takeToken(answer) {
+    var token = answer.querySelector("input[name=csrf_token]");
+    if (token) {
+      each(document, "input[name=csrf_token]", function (input) { input.value = token.value; });
+    }
+  }
+
+  function apply(dialog, messages, form, status, answer) {
+    takeToken(answer);
+    var summary = answer.getElementById(PREFIX + "summary");
+    var mine = document.getElementById(PREFIX + "summary");
+    if (summary && mine) {
+      mine.innerHTML = summary.innerHTML;
+    }
+    each(form, "input[type=password]", function (input) { input.value = ""; });
+    if (status === 200) {
+      messages.appendChild(alertBox("success", texts(answer, "main .alert--success .alert__text")));
+      // The saved values, as the server now holds them.
+      each(form, "input[name=email], input[name=phone]", function (input) {
+        var saved = answer.getElementById(PREFIX + input.name);
+        if (saved) {
+          input.value = saved.value;
+        }
+      });
+      // On the profile page itself, its details and forms are stale now.
+      var main = document.getElementById("main");
+      var fresh = answer.getElementById("main");
+      if (window.location.pathname === "/profile" && main && fresh) {
+        main.innerHTML = fresh.innerHTML;
+      }
+      return;
+    }
+    var errors = texts(answer, "main #form-errors li");
+    if (!errors.length) {
+      // An error page (e.g. an expired form): its heading and text say what happened.
+      errors = texts(answer, "main h1, main p");
+    }
+    messages.appendChild(alertBox("error", errors));
+    var first = markInvalid(dialog, answer);
+    if (first) {
+      first.focus();
+    }
+  }
+
+  function init() {
+    var dialog = document.getElementById("profile-dialog");
+    var messages = document.getElementById(PREFIX + "messages");
+    if (!dialog || !messages) {
+      return;
+    }
+    dialog.addEventListener("submit", function (event) {
+      var form = event.target;
+      // The Close button's form has method="dialog": leave it to the browser.
+      if (!(form instanceof HTMLFormElement) || form.method !== "post") {
+        return;
+      }
+      event.preventDefault();
+      var button = form.querySelector("button[type=submit]");
+      if (button) {
+        button.disabled = true;
+      }
+      var action = new URL(form.getAttribute("action"), window.location.href);
+      window.fetch(action.href, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { "Accept": "text/html" }
+      }).then(function (res) {
+        var at = new URL(res.url);
+        if (at.pathname !== "/profile" && at.pathname !== action.pathname) {
+          // The session ended, or a new password is required first.
+          window.location.assign(at.href);
+          return null;
+        }
+        return res.text().then(function (html) {
+          clearMarks(dialog, messages);
+          var answer = new DOMParser().parseFromString(html, "text/html");
+          apply(dialog, messages, form, res.status, answer);
+        });
+      }).catch(function () {
+        clearMarks(dialog, messages);
+        messages.appendChild(alertBox("error", [
+          "The server could not be reached. Check the connection and try again."
+        ]));
+      }).then(function () {
+        if (button) {
+          button.disabled = false;
+        }
+      });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

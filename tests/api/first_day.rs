@@ -286,6 +286,45 @@ async fn point3_a_lock_or_a_password_change_elsewhere_says_why() {
     assert!(html.contains(HELPDESK));
 }
 
+/// Issue 11 points 3 and 6: a script's fetch that is redirected to sign in
+/// (the profile pop-up after its session ended) does not spend the reason;
+/// the page the browser then opens says it.
+#[tokio::test]
+async fn point3_a_background_fetch_leaves_the_reason_for_the_page_a_person_sees() {
+    let app = spawn_with(|c| c.helpdesk.email = HELPDESK.into()).await;
+    app.add_user("alice", PASSWORD).await;
+    let client = alice_signed_in(&app).await;
+    app.admin(Request::UserDisable {
+        username: "alice".into(),
+    })
+    .await
+    .unwrap();
+    let fetched = client
+        .get(app.url("/login"))
+        .header("sec-fetch-mode", "cors")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert!(
+        !fetched
+            .text()
+            .await
+            .unwrap()
+            .contains("your account was disabled")
+    );
+    let shown = client
+        .get(app.url("/login"))
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .await
+        .unwrap();
+    let html = shown.text().await.unwrap();
+    assert!(html.contains("your account was disabled"), "{html}");
+    let (_, again) = page(&client, &app, "/login").await;
+    assert!(!again.contains("your account was disabled"), "shown once");
+}
+
 /// Issue 11 point 3: the idle timeout is named, also when the periodic sweep
 /// removed the session before the browser came back.
 #[tokio::test]

@@ -61,25 +61,22 @@ async fn every_control_on_the_login_page_is_reached_by_tab_with_a_visible_focus(
 
     // Tab from the focused user name field around the whole page (and
     // through the browser's own controls back into it).
-    let mut seen: Vec<Value> = vec![focused(&b).await];
+    // The autofocused field before any key press is left out: whether it
+    // shows as focused depends on whether the headless window has the
+    // system focus yet, which no page can decide. Tab comes back round to it.
+    let mut seen: Vec<Value> = Vec::new();
     for _ in 0..(2 * n + 4) {
         b.press(&[TAB]).await;
         seen.push(focused(&b).await);
     }
     let mut reached: Vec<String> = Vec::new();
-    for (i, f) in seen.iter().enumerate() {
+    for f in &seen {
         if let Some(kb) = f["kb"].as_str() {
-            // The first entry is the page's autofocus, not a key press:
-            // whether it matches :focus-visible is the browser's choice (it
-            // depends on whether the window had focus), but it must still
-            // show an outline, which the next assertion checks.
-            if i > 0 {
-                assert_eq!(
-                    f["visible"],
-                    json!(true),
-                    "keyboard focus shows as :focus-visible: {f}"
-                );
-            }
+            assert_eq!(
+                f["visible"],
+                json!(true),
+                "keyboard focus shows as :focus-visible: {f}"
+            );
             let outline = f["outline"].as_str().unwrap();
             assert!(
                 !outline.starts_with("none") && !outline.contains(" 0px "),

@@ -42,16 +42,21 @@ pub async fn show(
         next,
         ..LoginView::default()
     };
+    // Only a page a person sees spends the one-time messages: a script's
+    // fetch that was redirected here (the profile pop-up after its session
+    // ended) navigates to this page next, and that page must still say why.
+    let seen = is_navigation(&headers);
     // The stale session cookie stays: the page's CSRF token is bound to it,
     // and signing in replaces it. The reason is forgotten once read.
-    if session.0.is_none()
+    if seen
+        && session.0.is_none()
         && let Some(id) = cookies::get(&headers, cookies::session_name(https))
         && let Some(reason) = state.auth.take_end_reason(&id).await?
     {
         view.ended = Some(ended_message(&state, reason));
     }
     let saved = notice::saved_username(&state.csrf_key, &headers, https, Timestamp::now());
-    if cookies::get(&headers, notice::name(https)).is_some() {
+    if seen && cookies::get(&headers, notice::name(https)).is_some() {
         clear.push(cookies::clear(notice::name(https), https));
     }
     if let Some(name) = &saved {
@@ -66,6 +71,14 @@ pub async fn show(
         );
     }
     Ok(res)
+}
+
+/// Whether the request loads a page into a browser tab: `Sec-Fetch-Mode:
+/// navigate`, or no such header (older browsers, tools).
+fn is_navigation(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-mode")
+        .is_none_or(|mode| mode.as_bytes() == b"navigate")
 }
 
 /// What the sign-in page says about a session that ended without a sign-out:
