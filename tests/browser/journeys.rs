@@ -222,6 +222,12 @@ async fn forgot_password_by_click_and_by_keyboard_then_the_mailed_link_sets_a_ne
     assert_eq!(all, json!(true));
     press_button(&b, "form button[type=submit]").await;
     b.wait_for_path("/login").await;
+    // Issue 11 point 1: the page says so and fills in the name, neither in the URL.
+    assert_page_says(&b, "Your password is saved. Sign in with it now.").await;
+    let username = b.find("#username").await;
+    assert_eq!(b.prop(&username, "value").await, json!(USER));
+    let url = b.current_url().await;
+    assert_eq!(url.query(), None, "nothing in the URL: {url}");
 
     sign_in(&b, &app, USER, NEW_PASSWORD).await;
     b.wait_for_path("/").await;
