@@ -2,7 +2,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::token;
+use crate::domain::token;
 use crate::domain::secret::Secret;
 use crate::store::StoreError;
 use crate::store::tokens::{TokenKind, TokenRecord, Tokens};

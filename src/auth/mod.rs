@@ -14,7 +14,7 @@ pub mod reminders;
 pub mod reset;
 pub mod sessions;
 pub mod setup;
-pub mod token;
+
 
 use std::sync::Arc;
 

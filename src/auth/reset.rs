@@ -10,9 +10,11 @@ use minijinja::context;
 
 use super::links;
 use super::password::mail_time;
-use super::{Auth, AuthError, setup::set_password, token};
+use super::{Auth, AuthError, setup::set_password};
+use crate::domain::token;
 use crate::domain::username::canonical_key;
-use crate::mail::compose::{MailKind, human_duration};
+use crate::domain::time_left::human_duration;
+use crate::mail::compose::MailKind;
 use crate::metrics::bump;
 use crate::store::StoreError;
 use crate::store::audit::{self, Event, Origin};

@@ -3,7 +3,8 @@
 use jiff::{SignedDuration, Timestamp};
 use redb::Table;
 
-use super::{Auth, token};
+use super::Auth;
+use crate::domain::token;
 use crate::bounded::BoundedMap;
 use crate::domain::license;
 use crate::domain::secret::Secret;

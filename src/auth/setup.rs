@@ -2,7 +2,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::{Auth, AuthError, links, token};
+use super::{Auth, AuthError, links};
+use crate::domain::token;
 use crate::domain::email::Email;
 use crate::domain::license;
 use crate::domain::password::NewPassword;

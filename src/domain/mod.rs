@@ -5,4 +5,5 @@ pub mod password;
 pub mod phone;
 pub mod secret;
 pub mod time_left;
+pub mod token;
 pub mod username;

@@ -35,6 +35,25 @@ pub fn in_words(left: SignedDuration) -> String {
     }
 }
 
+/// "15 minutes", "72 hours", "1 day": how long a link stays valid, in words.
+pub fn human_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = if secs >= 86_400 && secs.is_multiple_of(86_400) {
+        (secs / 86_400, "day")
+    } else if secs >= 3600 && secs.is_multiple_of(3600) {
+        (secs / 3600, "hour")
+    } else if secs >= 60 && secs.is_multiple_of(60) {
+        (secs / 60, "minute")
+    } else {
+        (secs.max(1), "second")
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +85,15 @@ mod tests {
     fn nothing_left_is_now() {
         assert_eq!(words(0), "now");
         assert_eq!(words(-5), "now");
+    }
+
+
+    #[test]
+    fn durations_in_words() {
+        assert_eq!(human_duration(std::time::Duration::from_secs(900)), "15 minutes");
+        assert_eq!(human_duration(std::time::Duration::from_secs(72 * 3600)), "3 days");
+        assert_eq!(human_duration(std::time::Duration::from_secs(90 * 60)), "90 minutes");
+        assert_eq!(human_duration(std::time::Duration::from_secs(3600)), "1 hour");
+        assert_eq!(human_duration(std::time::Duration::from_secs(2)), "2 seconds");
     }
 }

@@ -1,7 +1,6 @@
 //! The messages latchkey sends: templates compiled in (assets/mail), rendered to
 //! a multipart text + HTML RFC 5322 message with Date and Message-ID.
 
-use std::time::Duration;
 
 use mail_send::mail_builder::MessageBuilder;
 use minijinja::{Environment, UndefinedBehavior, Value, context};
@@ -134,7 +133,7 @@ impl MailTemplates {
 
 /// `<random@host of mail.from>`: unique, and revealing nothing about the machine.
 fn message_id(config: &Config) -> String {
-    let bytes: [u8; 16] = crate::auth::token::random_bytes();
+    let bytes: [u8; 16] = crate::domain::token::random_bytes();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let host = config.mail.from.rsplit('@').next().unwrap_or("localhost");
     format!("{hex}@{host}")
@@ -143,25 +142,6 @@ fn message_id(config: &Config) -> String {
 /// The account as mail templates see it (`user.name`, `user.username`).
 pub fn user_ctx(user: &crate::store::users::UserRecord) -> Value {
     context! { name => user.display_name(), username => user.username.as_str() }
-}
-
-/// "15 minutes", "72 hours", "1 day": how long a link stays valid, in words.
-pub fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    let (n, unit) = if secs >= 86_400 && secs.is_multiple_of(86_400) {
-        (secs / 86_400, "day")
-    } else if secs >= 3600 && secs.is_multiple_of(3600) {
-        (secs / 3600, "hour")
-    } else if secs >= 60 && secs.is_multiple_of(60) {
-        (secs / 60, "minute")
-    } else {
-        (secs.max(1), "second")
-    };
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
 }
 
 #[cfg(test)]
@@ -190,14 +170,5 @@ mod tests {
             assert!(text.contains("Date: "), "{kind:?}");
             assert!(text.contains("DoNotReply@localhost"), "{kind:?}");
         }
-    }
-
-    #[test]
-    fn durations_in_words() {
-        assert_eq!(human_duration(Duration::from_secs(900)), "15 minutes");
-        assert_eq!(human_duration(Duration::from_secs(72 * 3600)), "3 days");
-        assert_eq!(human_duration(Duration::from_secs(90 * 60)), "90 minutes");
-        assert_eq!(human_duration(Duration::from_secs(3600)), "1 hour");
-        assert_eq!(human_duration(Duration::from_secs(2)), "2 seconds");
     }
 }

@@ -28,7 +28,7 @@ impl Sealer {
                 buf
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key: [u8; 32] = crate::auth::token::random_bytes();
+                let key: [u8; 32] = crate::domain::token::random_bytes();
                 let mut f = OpenOptions::new()
                     .write(true)
                     .create_new(true)
@@ -54,7 +54,7 @@ impl Sealer {
 
     /// Random nonce followed by the ciphertext and tag.
     pub fn seal(&self, plain: &[u8]) -> Vec<u8> {
-        let nonce_bytes: [u8; NONCE_LEN] = crate::auth::token::random_bytes();
+        let nonce_bytes: [u8; NONCE_LEN] = crate::domain::token::random_bytes();
         let mut out = plain.to_vec();
         self.key
             .seal_in_place_append_tag(

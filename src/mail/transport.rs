@@ -174,7 +174,7 @@ fn write_pickup(dir: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%S%.6fZ")
         .to_string();
-    let suffix: [u8; 4] = crate::auth::token::random_bytes();
+    let suffix: [u8; 4] = crate::domain::token::random_bytes();
     let name: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
     let tmp = dir.join(format!(".{stamp}-{name}.tmp"));
     let path = dir.join(format!("{stamp}-{name}.eml"));

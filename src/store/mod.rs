@@ -208,7 +208,7 @@ impl Store {
             let mut meta = tx.open_table(META)?;
             meta.insert(KEY_SCHEMA_VERSION, encode(&SCHEMA_VERSION).as_slice())?;
             if meta.get(KEY_CSRF)?.is_none() {
-                let key: [u8; 32] = crate::auth::token::random_bytes();
+                let key: [u8; 32] = crate::domain::token::random_bytes();
                 meta.insert(KEY_CSRF, key.as_slice())?;
             }
             Ok(())

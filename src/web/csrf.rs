@@ -13,7 +13,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::{AppState, cookies};
-use crate::auth::token;
+use crate::domain::token;
 
 fn sign(key: &[u8; 32], binding: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");

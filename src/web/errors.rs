@@ -140,7 +140,7 @@ pub fn page_for(status: StatusCode) -> ErrorPage {
 }
 
 fn error_id() -> String {
-    let bytes: [u8; 6] = crate::auth::token::random_bytes();
+    let bytes: [u8; 6] = crate::domain::token::random_bytes();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

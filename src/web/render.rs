@@ -9,7 +9,7 @@ use super::page_cache::PageCache;
 use super::{AppState, WebError, cookies, csrf::Csrf};
 use crate::domain::password::rule_lines;
 use crate::domain::secret::Secret;
-use crate::mail::compose::human_duration;
+use crate::domain::time_left::human_duration;
 use crate::store::users::UserRecord;
 
 /// The user as templates see them (header, profile pop-up).

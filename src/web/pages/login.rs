@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::auth::AuthError;
 use crate::auth::login::SignIn;
-use crate::mail::compose::human_duration;
+use crate::domain::time_left::human_duration;
 use crate::store::audit::{Event, Origin};
 use crate::store::sessions::EndReason;
 use crate::web::csrf::Csrf;
