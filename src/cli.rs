@@ -519,9 +519,7 @@ fn absolute(path: &std::path::Path) -> anyhow::Result<PathBuf> {
 
 /// `restore FILE`: only with the server stopped; checks first, keeps the old data beside.
 fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
-    use crate::store::Store;
-    use crate::store::audit::{Event, Origin, append};
-    use crate::store::tables::AUDIT;
+    use crate::store::audit::Origin;
 
     if client::server_is_running(config) {
         anyhow::bail!(
@@ -531,23 +529,9 @@ fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
     }
     // Holding the store proves no other process uses the directory right now.
     drop(client::open_briefly(config).map_err(|e| anyhow::anyhow!(e.message))?);
-    let (counts, kept) = crate::store::backup::restore(file, &config.data_dir)?;
-    let store = Store::open(&config.data_dir)?;
     let operator = crate::control::os_user_name(nix::unistd::getuid());
-    let detail = format!(
-        "restored from {} ({} accounts); sessions, links and queued mail voided",
-        file.display(),
-        counts.users
-    );
-    store.write(|tx| {
-        append(
-            &mut tx.open_table(AUDIT)?,
-            Event::BackupRestored,
-            None,
-            &Origin::operator(&operator),
-            Some(detail),
-        )
-    })?;
+    let (counts, kept) =
+        crate::store::backup::restore(file, &config.data_dir, &Origin::operator(&operator))?;
     println!("restored {} accounts from {}", counts.users, file.display());
     if let Some(kept) = kept {
         println!("the previous data is kept as {}", kept.display());

@@ -85,7 +85,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let background = vec![
         tokio::spawn(control.run(auth.clone())),
         tokio::spawn(sweep_forever(auth.clone())),
-        tokio::spawn(Worker::new(auth.clone()).run()),
+        tokio::spawn(
+            Worker::new(
+                auth.store.clone(),
+                auth.config.clone(),
+                auth.mailer.clone(),
+                auth.metrics.clone(),
+            )
+            .run(),
+        ),
         tokio::spawn(remind_forever(auth.clone())),
     ];
     let mut background = background;
@@ -161,16 +169,15 @@ async fn serve_metrics(
 }
 
 async fn metrics_text(auth: &Auth) -> axum::response::Response {
-    use crate::store::tables::{OUTBOX, SESSIONS, USERS};
     use axum::response::IntoResponse;
-    use redb::ReadableTableMetadata;
     let counts = auth
-        .db(|env| {
-            env.read(|tx| {
+        .store
+        .blocking(|store| {
+            store.read(|tx| {
                 Ok::<_, StoreError>((
-                    tx.open_table(SESSIONS)?.len()?,
-                    tx.open_table(OUTBOX)?.len()?,
-                    tx.open_table(USERS)?.len()?,
+                    tx.sessions()?.count()?,
+                    tx.outbox()?.count()?,
+                    tx.users()?.count()?,
                 ))
             })
         })
@@ -258,7 +265,8 @@ async fn backup_forever(auth: Arc<Auth>, dir: std::path::PathBuf) {
         let keep = auth.config.backup.keep;
         let dir = dir.clone();
         let result = auth
-            .db(move |env| crate::store::backup::scheduled(&env.store, &dir, keep))
+            .store
+            .blocking(move |store| crate::store::backup::scheduled(store, &dir, keep))
             .await;
         match result {
             Ok(path) => tracing::info!(path = %path.display(), "scheduled backup written"),

@@ -2,10 +2,10 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::domain::token;
 use crate::domain::secret::Secret;
+use crate::domain::token;
 use crate::store::StoreError;
-use crate::store::tokens::{TokenKind, TokenRecord, Tokens};
+use crate::store::tokens::{TokenKind, TokenRecord, TokensMut};
 
 /// A freshly issued token and when it stops working.
 pub struct Issued {
@@ -16,7 +16,7 @@ pub struct Issued {
 /// Issues a token of `kind` for `user`, voiding that account's older tokens of
 /// the same kind (SECURITY R5). Only the token's hash is stored (R2).
 pub fn issue(
-    tokens: &mut Tokens<'_>,
+    tokens: &mut TokensMut<'_>,
     kind: TokenKind,
     user: Option<&str>,
     email: Option<&str>,
@@ -46,6 +46,6 @@ pub fn url(base_url: &str, path: &str, token: &Secret) -> String {
 }
 
 /// Voids every token of one account (password change, lock, deletion).
-pub fn void_all(tokens: &mut Tokens<'_>, user_key: &str) -> Result<u64, StoreError> {
+pub fn void_all(tokens: &mut TokensMut<'_>, user_key: &str) -> Result<u64, StoreError> {
     tokens.void_user(user_key, None)
 }

@@ -15,11 +15,9 @@ use crate::domain::secret::Secret;
 use crate::domain::username::canonical_key;
 use crate::metrics::bump;
 use crate::store::StoreError;
-use crate::store::audit::{self, Event, Origin};
+use crate::store::audit::{Event, Origin};
 use crate::store::sessions::EndReason;
-use crate::store::tables::{AUDIT, SESSIONS, USERS};
-use crate::store::tokens::Tokens;
-use crate::store::users::{self, UserRecord};
+use crate::store::users::UserRecord;
 
 /// What a sign-in attempt comes to, as the user may be told.
 #[derive(Debug)]
@@ -52,7 +50,8 @@ impl Auth {
         let _turn = self.locks.lock(&key).await;
         let lookup = key.clone();
         let user = self
-            .db(move |s| s.read(|tx| users::get(&tx.open_table(USERS)?, &lookup)))
+            .store
+            .blocking(move |s| s.read(|tx| tx.users()?.get(&lookup)))
             .await?;
         let outcome = match user {
             None => self.sign_in_unknown(&key, typed, password, origin).await,
@@ -149,10 +148,11 @@ impl Auth {
         let max_age = self.config.policy.max_age.signed();
         let key = user.key();
         let (session_id, must_change) = self
-            .db(move |s| {
+            .store
+            .blocking(move |s| {
                 s.write(|tx| {
-                    let mut users_t = tx.open_table(USERS)?;
-                    let Some(mut user) = users::get(&users_t, &key)? else {
+                    let mut users_t = tx.users()?;
+                    let Some(mut user) = users_t.get(&key)? else {
                         return Ok(None); // deleted while we verified
                     };
                     // Most sign-ins change nothing in the account: rewrite it only when they do.
@@ -165,17 +165,11 @@ impl Auth {
                     }
                     let must_change = user.must_change || password_expired(&user, max_age, now);
                     if changed {
-                        users::put(&mut users_t, &user)?;
+                        users_t.put(&user)?;
                     }
-                    let id = super::sessions::create(
-                        &mut tx.open_table(SESSIONS)?,
-                        &user,
-                        must_change,
-                        now,
-                    )?;
+                    let id = tx.sessions()?.create(&user, must_change, now)?;
                     let detail = must_change.then(|| "password change required".to_owned());
-                    audit::append(
-                        &mut tx.open_table(AUDIT)?,
+                    tx.audit()?.append(
                         Event::LoginSucceeded,
                         Some(&user.username),
                         &origin,
@@ -204,18 +198,18 @@ impl Auth {
         let max = self.config.lockout.max_failures;
         let now = Timestamp::now();
         let outcome = self
-            .db(move |s| {
+            .store
+            .blocking(move |s| {
                 s.write(|tx| {
-                    let mut users_t = tx.open_table(USERS)?;
-                    let mut audit_t = tx.open_table(AUDIT)?;
-                    let Some(mut user) = users::get(&users_t, &key)? else {
+                    let mut users_t = tx.users()?;
+                    let mut audit_t = tx.audit()?;
+                    let Some(mut user) = users_t.get(&key)? else {
                         return Ok(SignIn::Failed { tries_left: 0 });
                     };
                     user.failed_attempts = user.failed_attempts.saturating_add(1);
                     let locks_now = user.failed_attempts >= max && user.locked_at.is_none();
                     let name = user.username.clone();
-                    audit::append(
-                        &mut audit_t,
+                    audit_t.append(
                         Event::LoginFailed,
                         Some(&name),
                         &origin,
@@ -223,19 +217,13 @@ impl Auth {
                     )?;
                     if locks_now {
                         lock_account(&mut user, now);
-                        super::links::void_all(&mut Tokens::open(tx)?, &key)?;
+                        super::links::void_all(&mut tx.tokens()?, &key)?;
                         let detail =
                             format!("{} consecutive failed sign-ins", user.failed_attempts);
-                        audit::append(
-                            &mut audit_t,
-                            Event::AccountLocked,
-                            Some(&name),
-                            &origin,
-                            Some(detail),
-                        )?;
+                        audit_t.append(Event::AccountLocked, Some(&name), &origin, Some(detail))?;
                     }
                     let tries_left = max.saturating_sub(user.failed_attempts);
-                    users::put(&mut users_t, &user)?;
+                    users_t.put(&user)?;
                     Ok::<_, StoreError>(if locks_now {
                         SignIn::Locked
                     } else {

@@ -15,7 +15,6 @@ pub mod reset;
 pub mod sessions;
 pub mod setup;
 
-
 use std::sync::Arc;
 
 use crate::config::Config;
@@ -41,25 +40,13 @@ pub enum AuthError {
     Mail(#[from] crate::mail::MailError),
 }
 
-impl From<redb::TableError> for AuthError {
-    fn from(e: redb::TableError) -> Self {
-        AuthError::Store(e.into())
-    }
-}
-
-impl From<redb::StorageError> for AuthError {
-    fn from(e: redb::StorageError) -> Self {
-        AuthError::Store(e.into())
-    }
-}
-
 /// Shared authentication state: store, config, hashing pool and guards.
 pub struct Auth {
     pub store: Store,
     pub config: Arc<Config>,
     pub hasher: Hasher,
     pub mailer: Arc<Mailer>,
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: Arc<crate::metrics::Metrics>,
     locks: KeyedLocks,
     unknown: UnknownNames,
     sessions: sessions::SessionCache,
@@ -76,30 +63,10 @@ impl Auth {
             config,
             hasher,
             mailer,
-            metrics: crate::metrics::Metrics::default(),
+            metrics: Arc::default(),
             locks: KeyedLocks::default(),
             unknown: UnknownNames::new(UNKNOWN_NAME_CAPACITY),
             sessions: sessions::SessionCache::new(SESSION_CACHE_CAPACITY),
-        }
-    }
-
-    /// Runs a store operation on the blocking pool (redb commits fsync).
-    pub async fn db<T, E>(
-        &self,
-        f: impl FnOnce(&Env) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<StoreError> + Send + 'static,
-    {
-        let env = Env {
-            store: self.store.clone(),
-            config: self.config.clone(),
-            mailer: self.mailer.clone(),
-        };
-        match tokio::task::spawn_blocking(move || f(&env)).await {
-            Ok(out) => out,
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
         }
     }
 
@@ -111,67 +78,18 @@ impl Auth {
         origin: crate::store::audit::Origin,
         detail: String,
     ) -> Result<(), StoreError> {
-        self.db(move |s| {
-            s.write(|tx| {
-                crate::store::audit::append(
-                    &mut tx.open_table(crate::store::tables::AUDIT)?,
-                    event,
-                    user.as_deref(),
-                    &origin,
-                    Some(detail),
-                )
+        self.store
+            .blocking(move |s| {
+                s.write(|tx| {
+                    tx.audit()?
+                        .append(event, user.as_deref(), &origin, Some(detail))
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Unknown user names remembered for lockout (bounded).
     pub fn unknown_names(&self) -> usize {
         self.unknown.len()
-    }
-}
-
-/// What a blocking store operation may use: the store, the config and the mailer.
-#[derive(Clone)]
-pub struct Env {
-    pub store: Store,
-    pub config: Arc<Config>,
-    pub mailer: Arc<Mailer>,
-}
-
-impl std::ops::Deref for Env {
-    type Target = Store;
-
-    fn deref(&self) -> &Store {
-        &self.store
-    }
-}
-
-impl Env {
-    /// Queues `kind` to the account's own address, if it has one, in the caller's transaction.
-    pub fn mail_user(
-        &self,
-        tx: &redb::WriteTransaction,
-        user: &crate::store::users::UserRecord,
-        kind: crate::mail::compose::MailKind,
-        extra: minijinja::Value,
-        expires_at: Option<jiff::Timestamp>,
-    ) -> Result<(), AuthError> {
-        let Some(to) = user.email.as_deref() else {
-            return Ok(());
-        };
-        let vars = minijinja::context! { user => crate::mail::compose::user_ctx(user), ..extra };
-        self.mailer.queue(
-            tx,
-            &self.config,
-            crate::mail::Outgoing {
-                kind,
-                to,
-                user: Some(&user.username),
-                vars,
-                expires_at,
-            },
-        )?;
-        Ok(())
     }
 }

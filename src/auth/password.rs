@@ -7,10 +7,8 @@ use crate::domain::password::NewPassword;
 use crate::domain::secret::Secret;
 use crate::mail::compose::MailKind;
 use crate::store::StoreError;
-use crate::store::audit::{self, Event, Origin};
-use crate::store::tables::{AUDIT, SESSIONS, USERS};
-use crate::store::tokens::Tokens;
-use crate::store::users::{self, UserRecord};
+use crate::store::audit::{Event, Origin};
+use crate::store::users::UserRecord;
 use minijinja::context;
 
 /// The outcome of a password change the user may be told about.
@@ -39,11 +37,14 @@ impl Auth {
         };
         let key = user.key();
         let history = self.config.policy.history;
+        let config = self.config.clone();
+        let mailer = self.mailer.clone();
         let session_id = self
-            .db(move |s| {
+            .store
+            .blocking(move |s| {
                 s.write(|tx| {
-                    let mut users_t = tx.open_table(USERS)?;
-                    let Some(mut user) = users::get(&users_t, &key)? else {
+                    let mut users_t = tx.users()?;
+                    let Some(mut user) = users_t.get(&key)? else {
                         return Err(StoreError::Corrupt {
                             table: "users",
                             detail: "account vanished during a password change".into(),
@@ -52,19 +53,18 @@ impl Auth {
                     };
                     let now = Timestamp::now();
                     set_password(&mut user, phc, now, history);
-                    users::put(&mut users_t, &user)?;
-                    super::links::void_all(&mut Tokens::open(tx)?, &key)?;
-                    let id =
-                        super::sessions::create(&mut tx.open_table(SESSIONS)?, &user, false, now)?;
-                    s.mail_user(
+                    users_t.put(&user)?;
+                    super::links::void_all(&mut tx.tokens()?, &key)?;
+                    let id = tx.sessions()?.create(&user, false, now)?;
+                    mailer.mail_user(
+                        &config,
                         tx,
                         &user,
                         MailKind::PasswordChanged,
                         context! { when => mail_time(now) },
                         None,
                     )?;
-                    audit::append(
-                        &mut tx.open_table(AUDIT)?,
+                    tx.audit()?.append(
                         event,
                         Some(&user.username),
                         &origin,

@@ -8,17 +8,16 @@ use super::links;
 use super::login::SignIn;
 use super::password::mail_time;
 use super::{Auth, AuthError};
-use crate::domain::token;
 use crate::domain::email::Email;
 use crate::domain::password::MAX_INPUT_BYTES;
 use crate::domain::secret::Secret;
 use crate::domain::time_left::human_duration;
+use crate::domain::token;
 use crate::mail::compose::MailKind;
 use crate::store::StoreError;
-use crate::store::audit::{self, Event, Origin};
-use crate::store::tables::{AUDIT, TOKENS, USERS};
-use crate::store::tokens::{self, TokenKind, Tokens};
-use crate::store::users::{self, UserRecord};
+use crate::store::audit::{Event, Origin};
+use crate::store::tokens::TokenKind;
+use crate::store::users::UserRecord;
 
 /// The answer to a current password typed on a profile form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,24 +64,24 @@ impl Auth {
         origin: Origin,
     ) -> Result<(), AuthError> {
         let key = user.key();
-        self.db(move |env| {
-            env.write(|tx| {
-                let mut users_t = tx.open_table(USERS)?;
-                let Some(mut u) = users::get(&users_t, &key)? else {
-                    return Ok(());
-                };
-                u.phone = phone;
-                users::put(&mut users_t, &u)?;
-                audit::append(
-                    &mut tx.open_table(AUDIT)?,
-                    Event::UserUpdated,
-                    Some(&u.username),
-                    &origin,
-                    Some("phone changed on the profile page".into()),
-                )
+        self.store
+            .blocking(move |store| {
+                store.write(|tx| {
+                    let mut users_t = tx.users()?;
+                    let Some(mut u) = users_t.get(&key)? else {
+                        return Ok(());
+                    };
+                    u.phone = phone;
+                    users_t.put(&u)?;
+                    tx.audit()?.append(
+                        Event::UserUpdated,
+                        Some(&u.username),
+                        &origin,
+                        Some("phone changed on the profile page".into()),
+                    )
+                })
             })
-        })
-        .await?;
+            .await?;
         Ok(())
     }
 
@@ -95,46 +94,48 @@ impl Auth {
     ) -> Result<(), AuthError> {
         let key = user.key();
         let ttl = self.config.reset.link_ttl;
-        self.db(move |env| {
-            env.write(|tx| {
-                let Some(u) = users::get(&tx.open_table(USERS)?, &key)? else {
-                    return Ok(());
-                };
-                let issued = links::issue(
-                    &mut Tokens::open(tx)?,
-                    TokenKind::ConfirmEmail,
-                    Some(&key),
-                    Some(new.as_str()),
-                    ttl.signed(),
-                    Timestamp::now(),
-                )?;
-                let vars = context! {
-                    user => crate::mail::compose::user_ctx(&u),
-                    link => links::url(&env.config.server.base_url, "confirm-email", &issued.token),
-                    valid_for => human_duration(ttl.as_duration()),
-                };
-                env.mailer.queue(
-                    tx,
-                    &env.config,
-                    crate::mail::Outgoing {
-                        kind: MailKind::ConfirmEmail,
-                        to: new.as_str(),
-                        user: Some(&u.username),
-                        vars,
-                        expires_at: Some(issued.expires_at),
-                    },
-                )?;
-                audit::append(
-                    &mut tx.open_table(AUDIT)?,
-                    Event::EmailChangeRequested,
-                    Some(&u.username),
-                    &origin,
-                    Some(format!("confirmation link mailed to {}", new.as_str())),
-                )?;
-                Ok::<_, AuthError>(())
+        let config = self.config.clone();
+        let mailer = self.mailer.clone();
+        self.store
+            .blocking(move |store| {
+                store.write(|tx| {
+                    let Some(u) = tx.users()?.get(&key)? else {
+                        return Ok(());
+                    };
+                    let issued = links::issue(
+                        &mut tx.tokens()?,
+                        TokenKind::ConfirmEmail,
+                        Some(&key),
+                        Some(new.as_str()),
+                        ttl.signed(),
+                        Timestamp::now(),
+                    )?;
+                    let vars = context! {
+                        user => crate::mail::compose::user_ctx(&u),
+                        link => links::url(&config.server.base_url, "confirm-email", &issued.token),
+                        valid_for => human_duration(ttl.as_duration()),
+                    };
+                    mailer.queue(
+                        tx,
+                        &config,
+                        crate::mail::Outgoing {
+                            kind: MailKind::ConfirmEmail,
+                            to: new.as_str(),
+                            user: Some(&u.username),
+                            vars,
+                            expires_at: Some(issued.expires_at),
+                        },
+                    )?;
+                    tx.audit()?.append(
+                        Event::EmailChangeRequested,
+                        Some(&u.username),
+                        &origin,
+                        Some(format!("confirmation link mailed to {}", new.as_str())),
+                    )?;
+                    Ok::<_, AuthError>(())
+                })
             })
-        })
-        .await?;
+            .await?;
         self.mailer.wake();
         Ok(())
     }
@@ -147,28 +148,30 @@ impl Auth {
         if !token::looks_valid(&token) {
             return Ok(None);
         }
-        self.db(move |env| {
-            env.read(|tx| {
-                let t = tokens::get(&tx.open_table(TOKENS)?, &token::hash(&token))?
-                    .filter(|t| t.kind == TokenKind::ConfirmEmail && t.is_live(Timestamp::now()));
-                let Some(t) = t else { return Ok(None) };
-                let user = users::get(
-                    &tx.open_table(USERS)?,
-                    t.user.as_deref().unwrap_or_default(),
-                )?;
-                Ok(user.zip(t.email))
+        self.store
+            .blocking(move |store| {
+                store.read(|tx| {
+                    let t = tx.tokens()?.get(&token::hash(&token))?.filter(|t| {
+                        t.kind == TokenKind::ConfirmEmail && t.is_live(Timestamp::now())
+                    });
+                    let Some(t) = t else { return Ok(None) };
+                    let user = tx.users()?.get(t.user.as_deref().unwrap_or_default())?;
+                    Ok(user.zip(t.email))
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Applies a confirmed email change: spends the token, voids the account's
     /// other links, and tells the old address. False when the token is gone.
     pub async fn confirm_email(&self, token: String, origin: Origin) -> Result<bool, AuthError> {
-        let done = self
-            .db(move |env| {
-                env.write(|tx| {
-                    let mut tokens_t = Tokens::open(tx)?;
+        let config = self.config.clone();
+        let mailer = self.mailer.clone();
+        let done =
+            self.store
+                .blocking(move |store| {
+                    store.write(|tx| {
+                    let mut tokens_t = tx.tokens()?;
                     let hash = token::hash(&token);
                     let t = tokens_t.get(&hash)?.filter(|t| {
                         t.kind == TokenKind::ConfirmEmail && t.is_live(Timestamp::now())
@@ -176,29 +179,27 @@ impl Auth {
                     let Some(t) = t else { return Ok(false) };
                     tokens_t.take(&hash)?;
                     let key = t.user.unwrap_or_default();
-                    let mut users_t = tx.open_table(USERS)?;
-                    let (Some(mut user), Some(new)) = (users::get(&users_t, &key)?, t.email) else {
+                    let mut users_t = tx.users()?;
+                    let (Some(mut user), Some(new)) = (users_t.get(&key)?, t.email) else {
                         return Ok(false);
                     };
                     let old = user.clone();
                     user.email = Some(new.clone());
-                    users::put(&mut users_t, &user)?;
+                    users_t.put(&user)?;
                     // A reset link mailed to the old address must not outlive the change.
                     links::void_all(&mut tokens_t, &key)?;
                     let vars =
                         context! { new_email => new.as_str(), when => mail_time(Timestamp::now()) };
-                    env.mail_user(tx, &old, MailKind::EmailChanged, vars, None)?;
-                    audit::append(
-                        &mut tx.open_table(AUDIT)?,
-                        Event::EmailChanged,
+                    mailer.mail_user(&config, tx, &old, MailKind::EmailChanged, vars, None)?;
+                    tx.audit()?.append(Event::EmailChanged,
                         Some(&user.username),
                         &origin,
                         Some(format!("email changed to {new}")),
                     )?;
                     Ok::<_, AuthError>(true)
                 })
-            })
-            .await?;
+                })
+                .await?;
         self.mailer.wake();
         Ok(done)
     }

@@ -6,9 +6,7 @@ use minijinja::context;
 use super::{Auth, AuthError};
 use crate::domain::time_left;
 use crate::mail::compose::MailKind;
-use crate::store::tables::USERS;
-use crate::store::users::{self, UserRecord};
-use redb::ReadableTable;
+use crate::store::users::UserRecord;
 
 impl Auth {
     /// Queues a reminder for every password that entered its warning window and
@@ -16,40 +14,36 @@ impl Auth {
     pub async fn send_expiry_reminders(&self) -> Result<usize, AuthError> {
         let max_age = self.config.policy.max_age.signed();
         let warning = self.config.policy.expiry_warning.signed();
+        let config = self.config.clone();
+        let mailer = self.mailer.clone();
         let queued = self
-            .db(move |env| {
+            .store
+            .blocking(move |store| {
                 let now = Timestamp::now();
                 // Find the few accounts due a reminder in a read transaction, so the
                 // scan neither holds the write lock nor keeps every account in memory.
-                let due: Vec<String> = env.read(|tx| {
-                    let users_t = tx.open_table(USERS)?;
-                    let mut due = Vec::new();
-                    for entry in users_t.iter()? {
-                        let (key, value) = entry?;
-                        let u: UserRecord = crate::store::decode("users", value.value())?;
-                        if reminder_due(&u, now, max_age, warning).is_some() {
-                            due.push(key.value().to_owned());
-                        }
-                    }
-                    Ok::<_, AuthError>(due)
+                let due: Vec<String> = store.read(|tx| {
+                    tx.users()?
+                        .keys_where(|u| reminder_due(u, now, max_age, warning).is_some())
                 })?;
                 if due.is_empty() {
                     return Ok(0);
                 }
-                env.write(|tx| {
-                    let mut users_t = tx.open_table(USERS)?;
+                store.write(|tx| {
+                    let mut users_t = tx.users()?;
                     let mut queued = 0;
                     for key in &due {
                         // Re-checked: the account may have changed since the scan.
-                        let Some(mut u) = users::get(&users_t, key)? else {
+                        let Some(mut u) = users_t.get(key)? else {
                             continue;
                         };
                         let Some((changed, due_at, left)) = reminder_due(&u, now, max_age, warning)
                         else {
                             continue;
                         };
-                        let link = format!("{}/profile", env.config.server.base_url);
-                        env.mail_user(
+                        let link = format!("{}/profile", config.server.base_url);
+                        mailer.mail_user(
+                            &config,
                             tx,
                             &u,
                             MailKind::ExpiryReminder,
@@ -57,7 +51,7 @@ impl Auth {
                             Some(due_at),
                         )?;
                         u.expiry_reminded_for = Some(changed);
-                        users::put(&mut users_t, &u)?;
+                        users_t.put(&u)?;
                         queued += 1;
                     }
                     Ok::<_, AuthError>(queued)

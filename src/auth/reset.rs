@@ -11,16 +11,15 @@ use minijinja::context;
 use super::links;
 use super::password::mail_time;
 use super::{Auth, AuthError, setup::set_password};
+use crate::domain::time_left::human_duration;
 use crate::domain::token;
 use crate::domain::username::canonical_key;
-use crate::domain::time_left::human_duration;
 use crate::mail::compose::MailKind;
 use crate::metrics::bump;
 use crate::store::StoreError;
-use crate::store::audit::{self, Event, Origin};
-use crate::store::tables::{AUDIT, TOKENS, USERS};
-use crate::store::tokens::{self, TokenKind, Tokens};
-use crate::store::users::{self, UserRecord};
+use crate::store::audit::{Event, Origin};
+use crate::store::tokens::TokenKind;
+use crate::store::users::UserRecord;
 
 const HOUR: SignedDuration = SignedDuration::from_hours(1);
 const LINK_MAILED: &str = "reset link mailed";
@@ -49,11 +48,13 @@ impl Auth {
         let ttl = self.config.reset.link_ttl;
         let max_per_hour = self.config.reset.max_per_hour as usize;
         let auto_unlock = self.config.lockout.auto_unlock_after.map(|d| d.signed());
-        let mailed = self.db(move |env| {
-            env.write(|tx| {
+        let config = self.config.clone();
+        let mailer = self.mailer.clone();
+        let mailed = self.store.blocking(move |store| {
+            store.write(|tx| {
                 let now = Timestamp::now();
-                let mut users_t = tx.open_table(USERS)?;
-                let user = users::get(&users_t, &key)?;
+                let mut users_t = tx.users()?;
+                let user = users_t.get(&key)?;
                 let (event, detail) = match user {
                     _ if !ip_allowed => (Event::RateLimited, "POST /forgot over the per-address limit; nothing sent"),
                     None => (Event::ResetRequested, "unknown user name; nothing sent"),
@@ -68,11 +69,11 @@ impl Auth {
                             let locked = super::login::is_locked(&u, now, auto_unlock);
                             let detail = if locked {
                                 // SECURITY L4: a locked account gets no link, only the notice.
-                                env.mail_user(tx, &u, MailKind::Locked, context! {}, None)?;
+                                mailer.mail_user(&config, tx, &u, MailKind::Locked, context! {}, None)?;
                                 "account locked; lockout notice mailed"
                             } else {
                                 let issued = links::issue(
-                                    &mut Tokens::open(tx)?,
+                                    &mut tx.tokens()?,
                                     TokenKind::Reset,
                                     Some(&key),
                                     None,
@@ -80,18 +81,18 @@ impl Auth {
                                     now,
                                 )?;
                                 let vars = context! {
-                                    link => links::url(&env.config.server.base_url, "reset", &issued.token),
+                                    link => links::url(&config.server.base_url, "reset", &issued.token),
                                     valid_for => human_duration(ttl.as_duration()),
                                 };
-                                env.mail_user(tx, &u, MailKind::Reset, vars, Some(issued.expires_at))?;
+                                mailer.mail_user(&config, tx, &u, MailKind::Reset, vars, Some(issued.expires_at))?;
                                 LINK_MAILED
                             };
-                            users::put(&mut users_t, &u)?;
+                            users_t.put(&u)?;
                             (Event::ResetRequested, detail)
                         }
                     }
                 };
-                audit::append(&mut tx.open_table(AUDIT)?, event, Some(&typed), &origin, Some(detail.into()))?;
+                tx.audit()?.append(event, Some(&typed), &origin, Some(detail.into()))?;
                 Ok::<_, AuthError>(detail == LINK_MAILED)
             })
         })
@@ -108,19 +109,20 @@ impl Auth {
         if !token::looks_valid(&token) {
             return Ok(None);
         }
-        self.db(move |env| {
-            env.read(|tx| {
-                let Some(t) = tokens::get(&tx.open_table(TOKENS)?, &token::hash(&token))? else {
-                    return Ok(None);
-                };
-                if t.kind != TokenKind::Reset || !t.is_live(Timestamp::now()) {
-                    return Ok(None);
-                }
-                let key = t.user.unwrap_or_default();
-                users::get(&tx.open_table(USERS)?, &key)
+        self.store
+            .blocking(move |store| {
+                store.read(|tx| {
+                    let Some(t) = tx.tokens()?.get(&token::hash(&token))? else {
+                        return Ok(None);
+                    };
+                    if t.kind != TokenKind::Reset || !t.is_live(Timestamp::now()) {
+                        return Ok(None);
+                    }
+                    let key = t.user.unwrap_or_default();
+                    tx.users()?.get(&key)
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Completes a reset: checks the new password, then spends the token and
@@ -140,10 +142,13 @@ impl Auth {
             Err(errors) => return Ok(ResetOutcome::Refused(errors)),
         };
         let history = self.config.policy.history;
+        let config = self.config.clone();
+        let mailer = self.mailer.clone();
         let done = self
-            .db(move |env| {
-                env.write(|tx| {
-                    let mut tokens_t = Tokens::open(tx)?;
+            .store
+            .blocking(move |store| {
+                store.write(|tx| {
+                    let mut tokens_t = tx.tokens()?;
                     let hash = token::hash(&token);
                     let live = tokens_t
                         .get(&hash)?
@@ -153,23 +158,23 @@ impl Auth {
                     };
                     tokens_t.take(&hash)?;
                     let key = t.user.unwrap_or_default();
-                    let mut users_t = tx.open_table(USERS)?;
-                    let Some(mut user) = users::get(&users_t, &key)? else {
+                    let mut users_t = tx.users()?;
+                    let Some(mut user) = users_t.get(&key)? else {
                         return Ok(false);
                     };
                     let now = Timestamp::now();
                     set_password(&mut user, phc, now, history);
-                    users::put(&mut users_t, &user)?;
+                    users_t.put(&user)?;
                     links::void_all(&mut tokens_t, &key)?;
-                    env.mail_user(
+                    mailer.mail_user(
+                        &config,
                         tx,
                         &user,
                         MailKind::PasswordChanged,
                         context! { when => mail_time(now) },
                         None,
                     )?;
-                    audit::append(
-                        &mut tx.open_table(AUDIT)?,
+                    tx.audit()?.append(
                         Event::ResetCompleted,
                         Some(&user.username),
                         &origin,

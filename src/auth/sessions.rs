@@ -1,18 +1,14 @@
 //! Server-side sessions: opaque ids, stored hashed, checked on every request (S2-S5).
 
 use jiff::{SignedDuration, Timestamp};
-use redb::Table;
 
 use super::Auth;
-use crate::domain::token;
 use crate::bounded::BoundedMap;
 use crate::domain::license;
-use crate::domain::secret::Secret;
-use crate::store::audit::{self, Event, Origin};
-use crate::store::sessions::{self, EndReason, EndedRecord, SessionRecord};
-use crate::store::tables::{AUDIT, ENDED_SESSIONS, SESSIONS, USERS};
-use crate::store::tokens::Tokens;
-use crate::store::users::{self, UserRecord};
+use crate::domain::token;
+use crate::store::audit::{Event, Origin};
+use crate::store::sessions::{EndReason, EndedRecord, SessionRecord};
+use crate::store::users::UserRecord;
 use crate::store::{Store, StoreError};
 
 /// A session that passed every check on this request.
@@ -22,25 +18,6 @@ pub struct ActiveSession {
     pub user: UserRecord,
     /// Only the forced password change is allowed.
     pub restricted: bool,
-}
-
-/// Stores a new session for `user` and returns its id (only its hash is kept).
-pub fn create(
-    table: &mut Table<&[u8], &[u8]>,
-    user: &UserRecord,
-    restricted: bool,
-    now: Timestamp,
-) -> Result<Secret, StoreError> {
-    let id = token::new_token();
-    let record = SessionRecord {
-        user: user.key(),
-        epoch: user.session_epoch,
-        created_at: now,
-        last_seen: now,
-        restricted,
-    };
-    sessions::put(table, &token::hash(id.expose()), &record)?;
-    Ok(id)
 }
 
 impl Auth {
@@ -69,18 +46,16 @@ impl Auth {
                     reason,
                     until: limits.end_shown_until(now),
                 };
-                self.db(move |s| {
-                    s.write(|tx| {
-                        sessions::remove(&mut tx.open_table(SESSIONS)?, &id_hash)?;
-                        sessions::put_ended(&mut tx.open_table(ENDED_SESSIONS)?, &id_hash, &ended)
-                    })
-                })
-                .await?;
+                self.store
+                    .blocking(move |s| s.write(|tx| tx.sessions()?.end(&id_hash, &ended)))
+                    .await?;
                 Ok(None)
             }
             Checked::Alive { session, touch } => {
                 if touch {
-                    self.db(move |s| touch_session(s, id_hash, now)).await?;
+                    self.store
+                        .blocking(move |s| touch_session(s, id_hash, now))
+                        .await?;
                 }
                 Ok(Some(*session))
             }
@@ -96,16 +71,13 @@ impl Auth {
         }
         let id_hash = token::hash(id);
         let now = Timestamp::now();
-        let found = self
-            .store
-            .read(|tx| sessions::get_ended(&tx.open_table(ENDED_SESSIONS)?, &id_hash))?;
+        let found = self.store.read(|tx| tx.sessions()?.ended(&id_hash))?;
         let Some(ended) = found else {
             return Ok(None);
         };
-        self.db(move |s| {
-            s.write(|tx| sessions::remove_ended(&mut tx.open_table(ENDED_SESSIONS)?, &id_hash))
-        })
-        .await?;
+        self.store
+            .blocking(move |s| s.write(|tx| tx.sessions()?.forget_ended(&id_hash)))
+            .await?;
         Ok((ended.until > now).then_some(ended.reason))
     }
 
@@ -116,52 +88,44 @@ impl Auth {
         user: String,
         origin: Origin,
     ) -> Result<(), StoreError> {
-        self.db(move |s| {
-            s.write(|tx| {
-                sessions::remove(&mut tx.open_table(SESSIONS)?, &id_hash)?;
-                audit::append(
-                    &mut tx.open_table(AUDIT)?,
-                    Event::SessionRevoked,
-                    Some(&user),
-                    &origin,
-                    Some("signed out".into()),
-                )
+        self.store
+            .blocking(move |s| {
+                s.write(|tx| {
+                    tx.sessions()?.remove(&id_hash)?;
+                    tx.audit()?.append(
+                        Event::SessionRevoked,
+                        Some(&user),
+                        &origin,
+                        Some("signed out".into()),
+                    )
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Deletes expired sessions and tokens; run periodically by the server.
     pub async fn sweep(&self) -> Result<u64, StoreError> {
         let limits = Limits::from_config(&self.config);
         let auto_unlock = self.config.lockout.auto_unlock_after.map(|d| d.signed());
-        self.db(move |s| {
-            s.write(|tx| {
-                let users_t = tx.open_table(USERS)?;
-                let now = Timestamp::now();
-                let ended = sessions::sweep(&mut tx.open_table(SESSIONS)?, |sess| {
-                    let user = users::get(&users_t, &sess.user).ok().flatten();
-                    end_reason(sess, user.as_ref(), &limits, auto_unlock, now)
-                })?;
-                let mut ended_t = tx.open_table(ENDED_SESSIONS)?;
-                let mut removed = sessions::sweep_ended(&mut ended_t, now)?;
-                let until = limits.end_shown_until(now);
-                for (id_hash, reason) in &ended {
-                    sessions::put_ended(
-                        &mut ended_t,
-                        id_hash,
-                        &EndedRecord {
-                            reason: *reason,
-                            until,
+        self.store
+            .blocking(move |s| {
+                s.write(|tx| {
+                    let users = tx.users()?;
+                    let now = Timestamp::now();
+                    let mut sessions = tx.sessions()?;
+                    let mut removed = sessions.sweep_ended(now)?;
+                    removed += sessions.sweep(
+                        |sess| {
+                            let user = users.get(&sess.user).ok().flatten();
+                            end_reason(sess, user.as_ref(), &limits, auto_unlock, now)
                         },
+                        limits.end_shown_until(now),
                     )?;
-                }
-                removed += ended.len() as u64;
-                removed += Tokens::open(tx)?.sweep(now)?;
-                Ok(removed)
+                    removed += tx.tokens()?.sweep(now)?;
+                    Ok(removed)
+                })
             })
-        })
-        .await
+            .await
     }
 }
 
@@ -287,10 +251,10 @@ fn records(
         return Ok(Some((c.session, c.user)));
     }
     let found = store.read(|tx| {
-        let Some(session) = sessions::get(&tx.open_table(SESSIONS)?, &id_hash)? else {
+        let Some(session) = tx.sessions()?.get(&id_hash)? else {
             return Ok(None);
         };
-        let user = users::get(&tx.open_table(USERS)?, &session.user)?;
+        let user = tx.users()?.get(&session.user)?;
         Ok::<_, StoreError>(Some((session, user)))
     })?;
     if let Some((session, user)) = &found {
@@ -336,11 +300,11 @@ fn check(
 
 fn touch_session(store: &Store, id_hash: [u8; 32], now: Timestamp) -> Result<(), StoreError> {
     store.write(|tx| {
-        let mut t = tx.open_table(SESSIONS)?;
+        let mut t = tx.sessions()?;
         // Re-read: the session may have been removed since it was checked.
-        if let Some(mut s) = sessions::get(&t, &id_hash)? {
+        if let Some(mut s) = t.get(&id_hash)? {
             s.last_seen = now;
-            sessions::put(&mut t, &id_hash, &s)?;
+            t.put(&id_hash, &s)?;
         }
         Ok(())
     })

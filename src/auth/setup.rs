@@ -3,17 +3,16 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::{Auth, AuthError, links};
-use crate::domain::token;
 use crate::domain::email::Email;
 use crate::domain::license;
 use crate::domain::password::NewPassword;
 use crate::domain::secret::Secret;
+use crate::domain::token;
 use crate::domain::username::Username;
-use crate::store::audit::{self, Event, Origin};
+use crate::store::audit::{Event, Origin};
 use crate::store::sessions::EndReason;
-use crate::store::tables::{AUDIT, TOKENS, USERS};
-use crate::store::tokens::{self, TokenKind, Tokens};
-use crate::store::users::{self, UserRecord};
+use crate::store::tokens::TokenKind;
+use crate::store::users::UserRecord;
 use crate::store::{Store, StoreError};
 
 /// How long the link printed by the first `serve` stays valid.
@@ -22,15 +21,15 @@ pub const FIRST_ADMIN_TTL: SignedDuration = SignedDuration::from_hours(1);
 /// On an empty data file, a fresh first-administrator token (older ones are voided).
 pub fn first_admin_token(store: &Store) -> Result<Option<Secret>, StoreError> {
     // The usual start has accounts: find that out without a write (an fsync).
-    if store.read(|tx| users::count(&tx.open_table(USERS)?))? > 0 {
+    if store.read(|tx| tx.users()?.count())? > 0 {
         return Ok(None);
     }
     store.write(|tx| {
-        if users::count(&tx.open_table(USERS)?)? > 0 {
+        if tx.users()?.count()? > 0 {
             return Ok(None);
         }
         let issued = links::issue(
-            &mut Tokens::open(tx)?,
+            &mut tx.tokens()?,
             TokenKind::FirstAdmin,
             None,
             None,
@@ -73,34 +72,35 @@ impl Auth {
         if !token::looks_valid(&token) {
             return Ok(None);
         }
-        self.db(move |s| {
-            s.read(|tx| {
-                let Some(t) = tokens::get(&tx.open_table(TOKENS)?, &token::hash(&token))? else {
-                    return Ok(None);
-                };
-                if !t.is_live(Timestamp::now()) {
-                    return Ok(None);
-                }
-                let user = match &t.user {
-                    Some(key) => users::get(&tx.open_table(USERS)?, key)?,
-                    None => None,
-                };
-                Ok(match (t.kind, user) {
-                    (TokenKind::FirstAdmin, _) => Some(SetupView {
-                        first_admin: true,
-                        username: String::new(),
-                        email: None,
-                    }),
-                    (TokenKind::Setup, Some(u)) => Some(SetupView {
-                        first_admin: false,
-                        username: u.username,
-                        email: u.email,
-                    }),
-                    _ => None,
+        self.store
+            .blocking(move |s| {
+                s.read(|tx| {
+                    let Some(t) = tx.tokens()?.get(&token::hash(&token))? else {
+                        return Ok(None);
+                    };
+                    if !t.is_live(Timestamp::now()) {
+                        return Ok(None);
+                    }
+                    let user = match &t.user {
+                        Some(key) => tx.users()?.get(key)?,
+                        None => None,
+                    };
+                    Ok(match (t.kind, user) {
+                        (TokenKind::FirstAdmin, _) => Some(SetupView {
+                            first_admin: true,
+                            username: String::new(),
+                            email: None,
+                        }),
+                        (TokenKind::Setup, Some(u)) => Some(SetupView {
+                            first_admin: false,
+                            username: u.username,
+                            email: u.email,
+                        }),
+                        _ => None,
+                    })
                 })
             })
-        })
-        .await
+            .await
     }
 
     /// Completes a setup link: validates, then spends the token and saves in one transaction.
@@ -141,18 +141,19 @@ impl Auth {
         let phc = self.hasher.hash(password.into_secret()).await?;
         let term = self.config.license.default_term.as_duration();
         let outcome = self
-            .db(move |s| {
+            .store
+            .blocking(move |s| {
                 s.write(|tx| {
-                    let mut users_t = tx.open_table(USERS)?;
+                    let mut users_t = tx.users()?;
                     if let Some(name) = &username {
                         // Checked before the token is spent, so the link survives a taken name.
-                        if users::get(&users_t, name.key())?.is_some() {
+                        if users_t.get(name.key())?.is_some() {
                             return Ok(SetupOutcome::Invalid(vec![
                                 "That user name is taken.".into(),
                             ]));
                         }
                     }
-                    let mut tokens_t = Tokens::open(tx)?;
+                    let mut tokens_t = tx.tokens()?;
                     let hash = token::hash(&token);
                     let Some(t) = tokens_t.get(&hash)? else {
                         return Ok(SetupOutcome::Gone);
@@ -178,7 +179,7 @@ impl Auth {
                             (u, Event::UserCreated)
                         }
                         (TokenKind::Setup, _, Some(key)) => {
-                            let Some(mut u) = users::get(&users_t, &key)? else {
+                            let Some(mut u) = users_t.get(&key)? else {
                                 return Ok(SetupOutcome::Gone);
                             };
                             u.email = Some(email.as_str().to_owned());
@@ -187,15 +188,14 @@ impl Auth {
                         }
                         _ => return Ok(SetupOutcome::Gone),
                     };
-                    users::put(&mut users_t, &user)?;
+                    users_t.put(&user)?;
                     let key = user.key();
                     links::void_all(&mut tokens_t, &key)?;
                     let detail = match event {
                         Event::UserCreated => "first administrator, by setup link",
                         _ => "password chosen by setup link",
                     };
-                    audit::append(
-                        &mut tx.open_table(AUDIT)?,
+                    tx.audit()?.append(
                         event,
                         Some(&user.username),
                         &origin,

@@ -11,9 +11,8 @@ use super::ops::{Ops, clean_text, parse_email, parse_phone};
 use super::protocol::{OpError, Response};
 use crate::domain::license;
 use crate::domain::username::Username;
-use crate::store::audit::{self, Event};
-use crate::store::tables::{AUDIT, USERS};
-use crate::store::users::{self, UserRecord};
+use crate::store::audit::Event;
+use crate::store::users::UserRecord;
 
 const REQUIRED: [&str; 2] = ["username", "email"];
 const OPTIONAL: [&str; 5] = ["name", "phone", "agency", "license_expires", "admin"];
@@ -22,21 +21,20 @@ pub fn run(ops: &Ops<'_>, csv_text: &str, send_invites: bool) -> Result<Response
     let records = parse(ops, csv_text)?;
     let count = records.len();
     ops.store.write(|tx| {
-        let mut users_t = tx.open_table(USERS)?;
+        let mut users_t = tx.users()?;
         // Checked again inside the transaction: the table may have changed since parsing.
         for (line, user) in &records {
-            if let Some(existing) = users::get(&users_t, &user.key())? {
+            if let Some(existing) = users_t.get(&user.key())? {
                 return Err(OpError::new(format!(
                     "line {line}: a user named {:?} already exists",
                     existing.username
                 )));
             }
         }
-        let mut audit_t = tx.open_table(AUDIT)?;
+        let mut audit_t = tx.audit()?;
         for (_, user) in &records {
-            users::put(&mut users_t, user)?;
-            audit::append(
-                &mut audit_t,
+            users_t.put(user)?;
+            audit_t.append(
                 Event::UserCreated,
                 Some(&user.username),
                 &ops.origin,

@@ -1,16 +1,11 @@
 //! License commands: set, renew (one account or a whole agency), list.
 
-use redb::Table;
-
 use super::ops::{Ops, show_date};
 use super::protocol::*;
 use crate::config::Dur;
 use crate::domain::license;
 use crate::store::audit::Event;
-use crate::store::tables::USERS;
-use crate::store::users::{self, UserRecord};
-
-type Users<'t> = Table<'t, &'static str, &'static [u8]>;
+use crate::store::users::UserRecord;
 
 impl Ops<'_> {
     pub(super) fn license_set(&self, name: &str, expires: &str) -> Result<Response, OpError> {
@@ -50,8 +45,9 @@ impl Ops<'_> {
             RenewTarget::Agency(a) => a,
         };
         let count = self.store.write(|tx| {
-            let mut users_t: Users = tx.open_table(USERS)?;
-            let mut members: Vec<UserRecord> = users::all(&users_t)?
+            let mut users_t = tx.users()?;
+            let mut members: Vec<UserRecord> = users_t
+                .all()?
                 .into_iter()
                 .filter(|u| {
                     u.agency
@@ -67,7 +63,7 @@ impl Ops<'_> {
             for u in &mut members {
                 let before = u.license_expires;
                 u.license_expires = license::renew(before, today, years);
-                users::put(&mut users_t, u)?;
+                users_t.put(u)?;
                 let detail = format!(
                     "license expires {} (was {}), agency renewal",
                     show_date(u.license_expires),
@@ -91,7 +87,7 @@ impl Ops<'_> {
             }
             None => None,
         };
-        let all = self.store.read(|tx| users::all(&tx.open_table(USERS)?))?;
+        let all = self.store.read(|tx| tx.users()?.all())?;
         let mut licenses: Vec<LicenseView> = all
             .into_iter()
             .filter(|u| match horizon {

@@ -4,7 +4,6 @@
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use redb::{ReadableTable, Table};
 
 use super::import;
 use super::protocol::*;
@@ -18,11 +17,9 @@ use crate::domain::password::NewPassword;
 use crate::domain::phone::Phone;
 use crate::domain::username::{Username, canonical_key};
 use crate::mail::Mailer;
-use crate::store::audit::{self, Event, Origin};
+use crate::store::audit::{Event, Origin};
 use crate::store::sessions::EndReason;
-use crate::store::tables::{AUDIT, USERS};
-use crate::store::tokens::Tokens;
-use crate::store::users::{self, UserRecord};
+use crate::store::users::{FindUser, UserRecord};
 use crate::store::{Store, StoreError};
 
 /// Everything a command needs: the store, the config and who is asking.
@@ -32,8 +29,6 @@ pub struct Ops<'a> {
     pub mailer: &'a Mailer,
     pub origin: Origin,
 }
-
-type Users<'t> = Table<'t, &'static str, &'static [u8]>;
 
 impl Ops<'_> {
     pub fn execute(&self, request: Request) -> Result<Response, OpError> {
@@ -133,14 +128,14 @@ impl Ops<'_> {
             setup::set_password(&mut user, phc, now, 0);
         }
         let token = self.store.write(|tx| {
-            let mut users_t = tx.open_table(USERS)?;
-            if let Some(existing) = users::get(&users_t, username.key())? {
+            let mut users_t = tx.users()?;
+            if let Some(existing) = users_t.get(username.key())? {
                 return Err(OpError::new(format!(
                     "a user named {:?} already exists",
                     existing.username
                 )));
             }
-            users::put(&mut users_t, &user)?;
+            users_t.put(&user)?;
             let token = match user.password_hash {
                 Some(_) => None,
                 None => Some(self.invite(tx, &user)?),
@@ -163,7 +158,7 @@ impl Ops<'_> {
     }
 
     fn user_list(&self, locked_only: bool) -> Result<Response, OpError> {
-        let all = self.store.read(|tx| users::all(&tx.open_table(USERS)?))?;
+        let all = self.store.read(|tx| tx.users()?.all())?;
         let users = all
             .iter()
             .map(|u| self.view(u))
@@ -173,7 +168,7 @@ impl Ops<'_> {
     }
 
     fn read_user(&self, name: &str) -> Result<UserRecord, OpError> {
-        self.store.read(|tx| find(&tx.open_table(USERS)?, name))
+        self.store.read(|tx| find(&tx.users()?, name))
     }
 
     /// Loads one account, lets `change` edit it, saves it and audits `event`.
@@ -184,14 +179,14 @@ impl Ops<'_> {
         change: impl FnOnce(&mut UserRecord) -> Result<String, OpError>,
     ) -> Result<Response, OpError> {
         let message = self.store.write(|tx| {
-            let mut users_t: Users = tx.open_table(USERS)?;
+            let mut users_t = tx.users()?;
             let mut user = find(&users_t, name)?;
             let email_before = user.email.clone();
             let detail = change(&mut user)?;
-            users::put(&mut users_t, &user)?;
+            users_t.put(&user)?;
             if user.email != email_before {
                 // Links mailed to the old address must die with it (SECURITY R5).
-                links::void_all(&mut Tokens::open(tx)?, &user.key())?;
+                links::void_all(&mut tx.tokens()?, &user.key())?;
             }
             self.audit_in(tx, event, &user.username, Some(detail.clone()))?;
             Ok::<_, OpError>(format!("{}: {detail}", user.username))
@@ -262,11 +257,11 @@ impl Ops<'_> {
 
     fn user_delete(&self, name: &str) -> Result<Response, OpError> {
         let message = self.store.write(|tx| {
-            let mut users_t: Users = tx.open_table(USERS)?;
+            let mut users_t = tx.users()?;
             let user = find(&users_t, name)?;
             let key = user.key();
-            users::remove(&mut users_t, &key)?;
-            links::void_all(&mut Tokens::open(tx)?, &key)?;
+            users_t.remove(&key)?;
+            links::void_all(&mut tx.tokens()?, &key)?;
             self.audit_in(tx, Event::UserDeleted, &user.username, None)?;
             Ok::<_, OpError>(format!(
                 "{}: deleted; every session and link ended",
@@ -279,21 +274,15 @@ impl Ops<'_> {
     fn force_change(&self, name: Option<&str>) -> Result<Response, OpError> {
         let Some(name) = name else {
             let count = self.store.write(|tx| {
-                let mut users_t: Users = tx.open_table(USERS)?;
-                let mut all = users::all(&users_t)?;
+                let mut users_t = tx.users()?;
+                let mut all = users_t.all()?;
                 for u in &mut all {
                     u.must_change = true;
                     u.revoke_sessions(EndReason::ForceChange);
-                    users::put(&mut users_t, u)?;
+                    users_t.put(u)?;
                 }
                 let detail = format!("all {} accounts", all.len());
-                audit::append(
-                    &mut tx.open_table(AUDIT)?,
-                    Event::ForceChangeSet,
-                    None,
-                    &self.origin,
-                    Some(detail),
-                )?;
+                tx.record(Event::ForceChangeSet, None, &self.origin, Some(detail))?;
                 Ok::<_, OpError>(all.len())
             })?;
             return Ok(Response::Done {
@@ -323,7 +312,7 @@ impl Ops<'_> {
     fn audit(&self, name: Option<&str>, limit: usize) -> Result<Response, OpError> {
         let key = name.map(canonical_key);
         let events = self.store.read(|tx| {
-            audit::tail(&tx.open_table(AUDIT)?, limit.max(1), |r| match &key {
+            tx.audit()?.tail(limit.max(1), |r| match &key {
                 Some(k) => r.user.as_deref().map(canonical_key).as_ref() == Some(k),
                 None => true,
             })
@@ -335,27 +324,19 @@ impl Ops<'_> {
 
     pub(super) fn audit_in(
         &self,
-        tx: &redb::WriteTransaction,
+        tx: &crate::store::Write,
         event: Event,
         user: &str,
         detail: Option<String>,
     ) -> Result<(), StoreError> {
-        audit::append(
-            &mut tx.open_table(AUDIT)?,
-            event,
-            Some(user),
-            &self.origin,
-            detail,
-        )
+        tx.record(event, Some(user), &self.origin, detail)
     }
 }
 
 /// Finds an account by any spelling of its name.
-pub(super) fn find(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-    name: &str,
-) -> Result<UserRecord, OpError> {
-    users::get(table, &canonical_key(name))?
+pub(super) fn find(users: &impl FindUser, name: &str) -> Result<UserRecord, OpError> {
+    users
+        .get(&canonical_key(name))?
         .ok_or_else(|| OpError::new(format!("no such user: {:?}", name.trim())))
 }
 

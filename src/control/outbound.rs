@@ -6,13 +6,11 @@ use minijinja::context;
 use super::ops::{Ops, find};
 use super::protocol::*;
 use crate::auth::links;
-use crate::mail::Outgoing;
 use crate::domain::time_left::human_duration;
+use crate::mail::Outgoing;
 use crate::mail::compose::MailKind;
-use crate::store::audit::{self, Event};
-use crate::store::outbox;
-use crate::store::tables::{AUDIT, OUTBOX, USERS};
-use crate::store::tokens::{TokenKind, Tokens};
+use crate::store::audit::Event;
+use crate::store::tokens::TokenKind;
 use crate::store::users::UserRecord;
 
 /// What an administrator can issue: the token, its mail, its path and lifetime.
@@ -43,7 +41,7 @@ impl Ops<'_> {
     /// Issues a setup link for `user` and queues it to their address; returns the link.
     pub(super) fn invite(
         &self,
-        tx: &redb::WriteTransaction,
+        tx: &crate::store::Write,
         user: &UserRecord,
     ) -> Result<String, OpError> {
         let to = user.email.as_deref();
@@ -52,7 +50,7 @@ impl Ops<'_> {
 
     pub(super) fn reset_link(&self, name: &str, send: bool) -> Result<Response, OpError> {
         let (link, mailed_to) = self.store.write(|tx| {
-            let user = find(&tx.open_table(USERS)?, name)?;
+            let user = find(&tx.users()?, name)?;
             let to = match (send, user.email.as_deref()) {
                 (false, _) => None,
                 (true, None) => {
@@ -80,14 +78,14 @@ impl Ops<'_> {
     /// queues its mail in the same transaction; returns the link.
     fn issue_link(
         &self,
-        tx: &redb::WriteTransaction,
+        tx: &crate::store::Write,
         user: &UserRecord,
         kind: OneTimeLink,
         to: Option<&str>,
     ) -> Result<String, OpError> {
         let ttl = (kind.ttl)(self.config);
         let issued = links::issue(
-            &mut Tokens::open(tx)?,
+            &mut tx.tokens()?,
             kind.token,
             Some(&user.key()),
             None,
@@ -126,15 +124,8 @@ impl Ops<'_> {
             counts.users,
             counts.bytes
         );
-        self.store.write(|tx| {
-            audit::append(
-                &mut tx.open_table(AUDIT)?,
-                Event::BackupCreated,
-                None,
-                &self.origin,
-                Some(detail),
-            )
-        })?;
+        self.store
+            .write(|tx| tx.record(Event::BackupCreated, None, &self.origin, Some(detail)))?;
         Ok(Response::Backup {
             path: path.to_owned(),
             counts,
@@ -142,7 +133,7 @@ impl Ops<'_> {
     }
 
     pub(super) fn mail_queue(&self) -> Result<Response, OpError> {
-        let queued = self.store.read(|tx| outbox::all(&tx.open_table(OUTBOX)?))?;
+        let queued = self.store.read(|tx| tx.outbox()?.all())?;
         let messages = queued
             .into_iter()
             .map(|(id, m)| QueuedMail {

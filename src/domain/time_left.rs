@@ -87,13 +87,27 @@ mod tests {
         assert_eq!(words(-5), "now");
     }
 
-
     #[test]
     fn durations_in_words() {
-        assert_eq!(human_duration(std::time::Duration::from_secs(900)), "15 minutes");
-        assert_eq!(human_duration(std::time::Duration::from_secs(72 * 3600)), "3 days");
-        assert_eq!(human_duration(std::time::Duration::from_secs(90 * 60)), "90 minutes");
-        assert_eq!(human_duration(std::time::Duration::from_secs(3600)), "1 hour");
-        assert_eq!(human_duration(std::time::Duration::from_secs(2)), "2 seconds");
+        assert_eq!(
+            human_duration(std::time::Duration::from_secs(900)),
+            "15 minutes"
+        );
+        assert_eq!(
+            human_duration(std::time::Duration::from_secs(72 * 3600)),
+            "3 days"
+        );
+        assert_eq!(
+            human_duration(std::time::Duration::from_secs(90 * 60)),
+            "90 minutes"
+        );
+        assert_eq!(
+            human_duration(std::time::Duration::from_secs(3600)),
+            "1 hour"
+        );
+        assert_eq!(
+            human_duration(std::time::Duration::from_secs(2)),
+            "2 seconds"
+        );
     }
 }

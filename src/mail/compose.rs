@@ -1,7 +1,6 @@
 //! The messages latchkey sends: templates compiled in (assets/mail), rendered to
 //! a multipart text + HTML RFC 5322 message with Date and Message-ID.
 
-
 use mail_send::mail_builder::MessageBuilder;
 use minijinja::{Environment, UndefinedBehavior, Value, context};
 use rust_embed::RustEmbed;

@@ -13,13 +13,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use jiff::{SignedDuration, Timestamp};
 use minijinja::Value;
-use redb::WriteTransaction;
 use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::store::StoreError;
-use crate::store::outbox::{self, OutboxRecord};
-use crate::store::tables::OUTBOX;
+use crate::store::Write;
+use crate::store::outbox::OutboxRecord;
+use crate::store::users::UserRecord;
 use compose::{MailKind, MailTemplates};
 use seal::Sealer;
 
@@ -67,12 +67,35 @@ impl Mailer {
     }
 
     /// Queues a message in the caller's transaction.
-    pub fn queue(
+    /// Queues `kind` to the account's own address, if it has one, in the caller's transaction.
+    pub fn mail_user(
         &self,
-        tx: &WriteTransaction,
         config: &Config,
-        mail: Outgoing<'_>,
-    ) -> Result<u64, MailError> {
+        tx: &Write,
+        user: &UserRecord,
+        kind: MailKind,
+        extra: Value,
+        expires_at: Option<Timestamp>,
+    ) -> Result<(), MailError> {
+        let Some(to) = user.email.as_deref() else {
+            return Ok(());
+        };
+        let vars = minijinja::context! { user => compose::user_ctx(user), ..extra };
+        self.queue(
+            tx,
+            config,
+            Outgoing {
+                kind,
+                to,
+                user: Some(&user.username),
+                vars,
+                expires_at,
+            },
+        )?;
+        Ok(())
+    }
+
+    pub fn queue(&self, tx: &Write, config: &Config, mail: Outgoing<'_>) -> Result<u64, MailError> {
         let Outgoing {
             kind,
             to,
@@ -95,8 +118,7 @@ impl Mailer {
             last_error: None,
             sealed: STANDARD.encode(self.sealer.seal(&rendered.bytes)),
         };
-        let mut table = tx.open_table(OUTBOX).map_err(StoreError::from)?;
-        let id = outbox::push(&mut table, &record)?;
+        let id = tx.outbox()?.push(&record)?;
         self.queued
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(id)

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::Mailer;
 use super::transport::Transport;
-use crate::auth::Auth;
-use crate::metrics::bump;
-use crate::store::StoreError;
-use crate::store::audit::{self, Event, Origin};
-use crate::store::outbox::{self, OutboxRecord};
-use crate::store::tables::{AUDIT, OUTBOX};
+use crate::config::Config;
+use crate::metrics::{Metrics, bump};
+use crate::store::audit::{Event, Origin};
+use crate::store::outbox::OutboxRecord;
+use crate::store::{Store, StoreError};
 
 /// The longest wait between two attempts at one message.
 const MAX_BACKOFF: SignedDuration = SignedDuration::from_mins(5);
@@ -30,23 +30,39 @@ pub enum Outcome {
     Dropped,
 }
 
+/// What delivery needs: the outbox, the sender address, the key that opens
+/// sealed messages, and the counters it bumps.
 pub struct Worker {
-    auth: Arc<Auth>,
+    store: Store,
+    config: Arc<Config>,
+    mailer: Arc<Mailer>,
+    metrics: Arc<Metrics>,
     transport: Transport,
 }
 
 impl Worker {
-    pub fn new(auth: Arc<Auth>) -> Self {
-        let transport = Transport::from_config(&auth.config);
-        Self { auth, transport }
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        mailer: Arc<Mailer>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let transport = Transport::from_config(&config);
+        Self {
+            store,
+            config,
+            mailer,
+            metrics,
+            transport,
+        }
     }
 
     /// Delivers the message due soonest, if any.
     pub async fn try_send_next(&self) -> Result<Outcome, StoreError> {
         let now = Timestamp::now();
         let due = self
-            .auth
-            .db(move |s| s.read(|tx| outbox::next_due(&tx.open_table(OUTBOX)?, now)))
+            .store
+            .blocking(move |s| s.read(|tx| tx.outbox()?.next_due(now)))
             .await?;
         let Some((id, record)) = due else {
             return Ok(Outcome::Idle);
@@ -56,7 +72,7 @@ impl Worker {
                 .await?;
             return Ok(Outcome::Dropped);
         }
-        let Some(bytes) = self.auth.mailer.open(&record) else {
+        let Some(bytes) = self.mailer.open(&record) else {
             self.drop_message(
                 id,
                 record,
@@ -67,30 +83,28 @@ impl Worker {
         };
         match self
             .transport
-            .send(&self.auth.config.mail.from, &record.to, &bytes)
+            .send(&self.config.mail.from, &record.to, &bytes)
             .await
         {
             Ok(()) => {
                 tracing::info!(kind = ?record.kind, attempts = record.attempts + 1, "mail delivered");
-                bump(&self.auth.metrics.mail_sent);
-                self.auth
-                    .db(move |s| s.write(|tx| outbox::remove(&mut tx.open_table(OUTBOX)?, id)))
+                bump(&self.metrics.mail_sent);
+                self.store
+                    .blocking(move |s| s.write(|tx| tx.outbox()?.remove(id)))
                     .await?;
                 Ok(Outcome::Sent)
             }
             Err(error) => {
                 tracing::warn!(kind = ?record.kind, attempts = record.attempts + 1, %error, "mail delivery failed; will retry");
-                bump(&self.auth.metrics.mail_failed);
+                bump(&self.metrics.mail_failed);
                 let mut record = record;
                 record.attempts += 1;
                 record.next_attempt_at = Timestamp::now()
                     .saturating_add(backoff(record.attempts))
                     .unwrap_or(now);
                 record.last_error = Some(error);
-                self.auth
-                    .db(move |s| {
-                        s.write(|tx| outbox::put(&mut tx.open_table(OUTBOX)?, id, &record))
-                    })
+                self.store
+                    .blocking(move |s| s.write(|tx| tx.outbox()?.put(id, &record)))
                     .await?;
                 Ok(Outcome::Retry)
             }
@@ -104,17 +118,16 @@ impl Worker {
         why: &'static str,
     ) -> Result<(), StoreError> {
         tracing::warn!(kind = ?record.kind, why, "mail dropped");
-        bump(&self.auth.metrics.mail_dropped);
-        self.auth
-            .db(move |s| {
+        bump(&self.metrics.mail_dropped);
+        self.store
+            .blocking(move |s| {
                 s.write(|tx| {
-                    outbox::remove(&mut tx.open_table(OUTBOX)?, id)?;
+                    tx.outbox()?.remove(id)?;
                     let detail = format!(
                         "{:?} message to {} dropped after {} attempts: {why}",
                         record.kind, record.to, record.attempts
                     );
-                    audit::append(
-                        &mut tx.open_table(AUDIT)?,
+                    tx.record(
                         Event::MailDropped,
                         record.user.as_deref(),
                         &Origin::system(),
@@ -131,7 +144,7 @@ impl Worker {
             match self.try_send_next().await {
                 Ok(Outcome::Idle | Outcome::Retry) => {
                     tokio::select! {
-                        () = self.auth.mailer.woken().notified() => {}
+                        () = self.mailer.woken().notified() => {}
                         () = tokio::time::sleep(POLL) => {}
                     }
                 }

@@ -90,44 +90,59 @@ pub struct AuditRecord {
     pub detail: Option<String>,
 }
 
-/// Appends one event in the caller's transaction, so it commits with the change it records.
-pub fn append(
-    table: &mut Table<u64, &[u8]>,
-    event: Event,
-    user: Option<&str>,
-    origin: &Origin,
-    detail: Option<String>,
-) -> Result<(), StoreError> {
-    let next = table.last()?.map_or(1, |(k, _)| k.value() + 1);
-    let record = AuditRecord {
-        time: Timestamp::now(),
-        event,
-        user: user.map(str::to_owned),
-        ip: origin.ip.clone(),
-        actor: origin.actor.clone(),
-        detail,
-    };
-    table.insert(next, encode(&record).as_slice())?;
-    Ok(())
+/// The audit log (append-only).
+pub struct Audit<T> {
+    table: T,
 }
 
-/// The newest `limit` events matching `filter`, oldest first.
-pub fn tail(
-    table: &impl ReadableTable<u64, &'static [u8]>,
-    limit: usize,
-    mut filter: impl FnMut(&AuditRecord) -> bool,
-) -> Result<Vec<AuditRecord>, StoreError> {
-    let mut out = Vec::new();
-    for entry in table.iter()?.rev() {
-        let (_, v) = entry?;
-        let record: AuditRecord = super::decode(NAME, v.value())?;
-        if filter(&record) {
-            out.push(record);
-            if out.len() >= limit {
-                break;
+impl<T> Audit<T> {
+    pub(super) fn new(table: T) -> Self {
+        Self { table }
+    }
+}
+
+impl<T: ReadableTable<u64, &'static [u8]>> Audit<T> {
+    /// The newest `limit` events matching `filter`, oldest first.
+    pub fn tail(
+        &self,
+        limit: usize,
+        mut filter: impl FnMut(&AuditRecord) -> bool,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.table.iter()?.rev() {
+            let (_, v) = entry?;
+            let record: AuditRecord = super::decode(NAME, v.value())?;
+            if filter(&record) {
+                out.push(record);
+                if out.len() >= limit {
+                    break;
+                }
             }
         }
+        out.reverse();
+        Ok(out)
     }
-    out.reverse();
-    Ok(out)
+}
+
+impl Audit<Table<'_, u64, &'static [u8]>> {
+    /// Appends one event in the caller's transaction, so it commits with the change it records.
+    pub fn append(
+        &mut self,
+        event: Event,
+        user: Option<&str>,
+        origin: &Origin,
+        detail: Option<String>,
+    ) -> Result<(), StoreError> {
+        let next = self.table.last()?.map_or(1, |(k, _)| k.value() + 1);
+        let record = AuditRecord {
+            time: Timestamp::now(),
+            event,
+            user: user.map(str::to_owned),
+            ip: origin.ip.clone(),
+            actor: origin.actor.clone(),
+            detail,
+        };
+        self.table.insert(next, encode(&record).as_slice())?;
+        Ok(())
+    }
 }

@@ -81,7 +81,7 @@ impl Store {
                 .create(&copy_path)
                 .map_err(StoreError::from)?;
             let dst = copy.begin_write().map_err(StoreError::from)?;
-            self.read(|src| copy_all(src, &dst))?;
+            self.read(|src| copy_all(&src.0, &dst))?;
             dst.commit().map_err(StoreError::from)?;
         }
         let bytes = write_container(&copy_path, dest)?;
@@ -108,8 +108,7 @@ pub fn scheduled(store: &Store, dir: &Path, keep: usize) -> Result<PathBuf, Back
     let path = dir.join(format!("{SCHEDULED_PREFIX}{stamp}{SCHEDULED_SUFFIX}"));
     let counts = store.backup_to(&path)?;
     store.write(|tx| {
-        super::audit::append(
-            &mut tx.open_table(AUDIT)?,
+        tx.record(
             super::audit::Event::BackupCreated,
             None,
             &super::audit::Origin::system(),
@@ -334,8 +333,13 @@ fn rows<K: Key + 'static, V: Value + 'static>(
 /// The backup is verified first; the current database is kept beside the new
 /// one as `latchkey.redb.before-restore-<time>`; sessions, links and queued
 /// mail from the backup are voided (they may have been used since). The
-/// caller must hold no [`Store`] on `data_dir`.
-pub fn restore(path: &Path, data_dir: &Path) -> Result<(Counts, Option<PathBuf>), BackupError> {
+/// caller must hold no [`Store`] on `data_dir`. The restore is audited as
+/// done by `origin`.
+pub fn restore(
+    path: &Path,
+    data_dir: &Path,
+    origin: &super::audit::Origin,
+) -> Result<(Counts, Option<PathBuf>), BackupError> {
     let live = data_dir.join(super::DB_FILE);
     let incoming = data_dir.join(format!("{}.restoring", super::DB_FILE));
     let bytes = extract(path, &incoming)?;
@@ -364,6 +368,21 @@ pub fn restore(path: &Path, data_dir: &Path) -> Result<(Counts, Option<PathBuf>)
     File::open(data_dir)
         .and_then(|d| d.sync_all())
         .map_err(io(data_dir))?;
+    // Opening it also brings an older backup up to this build's schema.
+    let store = Store::open(data_dir)?;
+    let detail = format!(
+        "restored from {} ({} accounts); sessions, links and queued mail voided",
+        path.display(),
+        counts.users
+    );
+    store.write(|tx| {
+        tx.record(
+            super::audit::Event::BackupRestored,
+            None,
+            origin,
+            Some(detail),
+        )
+    })?;
     Ok((counts, kept))
 }
 

@@ -1,9 +1,10 @@
 //! The one data file: a redb database with every write durable on commit.
 //!
-//! Callers run a closure inside a read or write transaction; the closure opens
-//! the tables it needs (see [`tables`]) and uses the per-aggregate helpers in
-//! [`users`], [`sessions`], [`tokens`] and [`audit`]. A write closure that
-//! returns `Err` aborts the transaction, so nothing is ever half-written.
+//! Callers run a closure inside a read or write transaction ([`Read`],
+//! [`Write`]) and reach the data through its typed handles (`tx.users()?`,
+//! `tx.sessions()?`, `tx.tokens()?`, `tx.audit()?`, `tx.outbox()?`); only this
+//! module opens redb tables (see [`tables`]). A write closure that returns
+//! `Err` aborts the transaction, so nothing is ever half-written.
 
 pub mod audit;
 pub mod backup;
@@ -13,7 +14,10 @@ pub mod tables;
 pub mod tokens;
 pub mod users;
 
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{
+    Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table,
+    WriteTransaction,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fs::{DirBuilder, OpenOptions, Permissions};
@@ -21,7 +25,15 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tables::{KEY_CSRF, KEY_SCHEMA_VERSION, META, SCHEMA_VERSION};
+use audit::Audit;
+use outbox::Outbox;
+use sessions::Sessions;
+use tables::{
+    AUDIT, ENDED_SESSIONS, KEY_CSRF, KEY_SCHEMA_VERSION, META, OUTBOX, SCHEMA_VERSION, SESSIONS,
+    TOKENS, USER_TOKENS, USERS,
+};
+use tokens::{Tokens, TokensMut};
+use users::Users;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "latchkey.redb";
@@ -133,24 +145,49 @@ impl Store {
     /// Runs `f` in a read transaction (a consistent snapshot).
     pub fn read<T, E: From<StoreError>>(
         &self,
-        f: impl FnOnce(&ReadTransaction) -> Result<T, E>,
+        f: impl FnOnce(&Read) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = self.db.begin_read().map_err(StoreError::from)?;
+        let tx = Read(self.db.begin_read().map_err(StoreError::from)?);
         f(&tx)
     }
 
     /// Runs `f` in a write transaction and commits it durably if `f` succeeds.
     pub fn write<T, E: From<StoreError>>(
         &self,
-        f: impl FnOnce(&WriteTransaction) -> Result<T, E>,
+        f: impl FnOnce(&Write) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = self.db.begin_write().map_err(StoreError::from)?;
+        let tx = Write(self.db.begin_write().map_err(StoreError::from)?);
         let value = f(&tx)?; // dropping `tx` on error aborts it
-        let committed = tx.commit();
+        let committed = tx.0.commit();
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         committed.map_err(StoreError::from)?;
         Ok(value)
+    }
+
+    /// Runs `f` with this store on the blocking pool: redb reads and commits
+    /// (an fsync) must not hold up the async runtime (STYLE habit 6).
+    pub async fn blocking<T, E>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(out) => out,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
+    }
+
+    /// Reads the file's own settings table: that the data file answers.
+    pub fn check(&self) -> Result<(), StoreError> {
+        self.read(|tx| {
+            tx.0.open_table(META)?;
+            Ok(())
+        })
     }
 
     /// A number that changes after every commit of this process, so a copy of
@@ -163,7 +200,7 @@ impl Store {
     /// The key that signs CSRF tokens; created with the file.
     pub fn csrf_key(&self) -> Result<[u8; 32], StoreError> {
         self.read(|tx| {
-            let meta = tx.open_table(META)?;
+            let meta = tx.0.open_table(META)?;
             let value = meta.get(KEY_CSRF)?.ok_or(StoreError::Corrupt {
                 table: "meta",
                 detail: "no csrf_key".into(),
@@ -178,7 +215,7 @@ impl Store {
     fn upgrade(&self) -> Result<(), StoreError> {
         // Most starts find everything in place: check in a read transaction and
         // write (an fsync) only when something is missing or older.
-        let (found, has_key) = self.read(|tx| match tx.open_table(META) {
+        let (found, has_key) = self.read(|tx| match tx.0.open_table(META) {
             Ok(meta) => {
                 let found = match meta.get(KEY_SCHEMA_VERSION)? {
                     Some(v) => decode::<u32>("meta", v.value())?,
@@ -203,9 +240,9 @@ impl Store {
                 if found > 0 {
                     self.backup_before_migration(found)?;
                 }
-                tables::migrate(tx, found)?;
+                tables::migrate(&tx.0, found)?;
             }
-            let mut meta = tx.open_table(META)?;
+            let mut meta = tx.0.open_table(META)?;
             meta.insert(KEY_SCHEMA_VERSION, encode(&SCHEMA_VERSION).as_slice())?;
             if meta.get(KEY_CSRF)?.is_none() {
                 let key: [u8; 32] = crate::domain::token::random_bytes();
@@ -213,6 +250,82 @@ impl Store {
             }
             Ok(())
         })
+    }
+}
+
+/// A read transaction: a consistent snapshot of every table, reached through
+/// the typed handles below. Nothing outside `store` opens a table.
+pub struct Read(ReadTransaction);
+
+/// A write transaction: everything done through its handles commits together
+/// when the closure given to [`Store::write`] returns `Ok`, or not at all.
+pub struct Write(WriteTransaction);
+
+type ReadTable<K> = ReadOnlyTable<K, &'static [u8]>;
+type WriteTable<'t, K> = Table<'t, K, &'static [u8]>;
+
+impl Read {
+    pub fn users(&self) -> Result<Users<ReadTable<&'static str>>, StoreError> {
+        Ok(Users::new(self.0.open_table(USERS)?))
+    }
+
+    pub fn sessions(&self) -> Result<Sessions<ReadTable<&'static [u8]>>, StoreError> {
+        Ok(Sessions::new(
+            self.0.open_table(SESSIONS)?,
+            self.0.open_table(ENDED_SESSIONS)?,
+        ))
+    }
+
+    pub fn tokens(&self) -> Result<Tokens<ReadTable<&'static [u8]>, ()>, StoreError> {
+        Ok(Tokens::new(self.0.open_table(TOKENS)?, ()))
+    }
+
+    pub fn audit(&self) -> Result<Audit<ReadTable<u64>>, StoreError> {
+        Ok(Audit::new(self.0.open_table(AUDIT)?))
+    }
+
+    pub fn outbox(&self) -> Result<Outbox<ReadTable<u64>>, StoreError> {
+        Ok(Outbox::new(self.0.open_table(OUTBOX)?))
+    }
+}
+
+impl Write {
+    pub fn users(&self) -> Result<Users<WriteTable<'_, &'static str>>, StoreError> {
+        Ok(Users::new(self.0.open_table(USERS)?))
+    }
+
+    pub fn sessions(&self) -> Result<Sessions<WriteTable<'_, &'static [u8]>>, StoreError> {
+        Ok(Sessions::new(
+            self.0.open_table(SESSIONS)?,
+            self.0.open_table(ENDED_SESSIONS)?,
+        ))
+    }
+
+    pub fn tokens(&self) -> Result<TokensMut<'_>, StoreError> {
+        Ok(Tokens::new(
+            self.0.open_table(TOKENS)?,
+            self.0.open_multimap_table(USER_TOKENS)?,
+        ))
+    }
+
+    pub fn audit(&self) -> Result<Audit<WriteTable<'_, u64>>, StoreError> {
+        Ok(Audit::new(self.0.open_table(AUDIT)?))
+    }
+
+    pub fn outbox(&self) -> Result<Outbox<WriteTable<'_, u64>>, StoreError> {
+        Ok(Outbox::new(self.0.open_table(OUTBOX)?))
+    }
+
+    /// Appends one audit event in this transaction (a shorthand for the
+    /// common case of one event beside the change it records).
+    pub fn record(
+        &self,
+        event: audit::Event,
+        user: Option<&str>,
+        origin: &audit::Origin,
+        detail: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.audit()?.append(event, user, origin, detail)
     }
 }
 

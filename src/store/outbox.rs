@@ -55,46 +55,57 @@ pub struct OutboxRecord {
     pub sealed: String,
 }
 
-/// Appends a message; returns its id.
-pub fn push(table: &mut Table<u64, &[u8]>, record: &OutboxRecord) -> Result<u64, StoreError> {
-    let id = table.last()?.map_or(1, |(k, _)| k.value() + 1);
-    table.insert(id, encode(record).as_slice())?;
-    Ok(id)
+/// Mail waiting for delivery.
+pub struct Outbox<T> {
+    table: T,
 }
 
-pub fn put(
-    table: &mut Table<u64, &[u8]>,
-    id: u64,
-    record: &OutboxRecord,
-) -> Result<(), StoreError> {
-    table.insert(id, encode(record).as_slice())?;
-    Ok(())
+impl<T> Outbox<T> {
+    pub(super) fn new(table: T) -> Self {
+        Self { table }
+    }
 }
 
-pub fn remove(table: &mut Table<u64, &[u8]>, id: u64) -> Result<bool, StoreError> {
-    Ok(table.remove(id)?.is_some())
+impl<T: ReadableTable<u64, &'static [u8]>> Outbox<T> {
+    /// Every queued message, oldest first.
+    pub fn all(&self) -> Result<Vec<(u64, OutboxRecord)>, StoreError> {
+        self.table
+            .iter()?
+            .map(|entry| {
+                let (k, v) = entry?;
+                Ok((k.value(), decode(NAME, v.value())?))
+            })
+            .collect()
+    }
+
+    /// The message due soonest, if any is due at `now`.
+    pub fn next_due(&self, now: Timestamp) -> Result<Option<(u64, OutboxRecord)>, StoreError> {
+        Ok(self
+            .all()?
+            .into_iter()
+            .filter(|(_, r)| r.next_attempt_at <= now)
+            .min_by_key(|(id, r)| (r.next_attempt_at, *id)))
+    }
+
+    pub fn count(&self) -> Result<u64, StoreError> {
+        Ok(self.table.len()?)
+    }
 }
 
-/// Every queued message, oldest first.
-pub fn all(
-    table: &impl ReadableTable<u64, &'static [u8]>,
-) -> Result<Vec<(u64, OutboxRecord)>, StoreError> {
-    table
-        .iter()?
-        .map(|entry| {
-            let (k, v) = entry?;
-            Ok((k.value(), decode(NAME, v.value())?))
-        })
-        .collect()
-}
+impl Outbox<Table<'_, u64, &'static [u8]>> {
+    /// Appends a message; returns its id.
+    pub fn push(&mut self, record: &OutboxRecord) -> Result<u64, StoreError> {
+        let id = self.table.last()?.map_or(1, |(k, _)| k.value() + 1);
+        self.table.insert(id, encode(record).as_slice())?;
+        Ok(id)
+    }
 
-/// The message due soonest, if any is due at `now`.
-pub fn next_due(
-    table: &impl ReadableTable<u64, &'static [u8]>,
-    now: Timestamp,
-) -> Result<Option<(u64, OutboxRecord)>, StoreError> {
-    Ok(all(table)?
-        .into_iter()
-        .filter(|(_, r)| r.next_attempt_at <= now)
-        .min_by_key(|(id, r)| (r.next_attempt_at, *id)))
+    pub fn put(&mut self, id: u64, record: &OutboxRecord) -> Result<(), StoreError> {
+        self.table.insert(id, encode(record).as_slice())?;
+        Ok(())
+    }
+
+    pub fn remove(&mut self, id: u64) -> Result<bool, StoreError> {
+        Ok(self.table.remove(id)?.is_some())
+    }
 }

@@ -1,10 +1,9 @@
 //! One-time tokens (setup, reset, email confirmation), keyed by their SHA-256.
 
 use jiff::Timestamp;
-use redb::{MultimapTable, ReadableMultimapTable, ReadableTable, Table, WriteTransaction};
+use redb::{MultimapTable, ReadableMultimapTable, ReadableTable, Table};
 use serde::{Deserialize, Serialize};
 
-use super::tables::{TOKENS, USER_TOKENS};
 use super::{StoreError, decode, encode, get_json};
 
 const NAME: &str = "tokens";
@@ -40,33 +39,30 @@ impl TokenRecord {
     }
 }
 
-/// Reads one token in any transaction.
-pub fn get(
-    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    hash: &[u8; 32],
-) -> Result<Option<TokenRecord>, StoreError> {
-    get_json(table, NAME, hash.as_slice())
+/// The token table and its per-account index, opened together so they can
+/// never disagree.
+pub struct Tokens<T, M> {
+    tokens: T,
+    by_user: M,
 }
 
-/// The token table and its per-account index, opened together in a write
-/// transaction so they can never disagree.
-pub struct Tokens<'t> {
-    tokens: Table<'t, &'static [u8], &'static [u8]>,
-    by_user: MultimapTable<'t, &'static str, &'static [u8]>,
-}
-
-impl<'t> Tokens<'t> {
-    pub fn open(tx: &'t WriteTransaction) -> Result<Self, StoreError> {
-        Ok(Self {
-            tokens: tx.open_table(TOKENS)?,
-            by_user: tx.open_multimap_table(USER_TOKENS)?,
-        })
+impl<T, M> Tokens<T, M> {
+    pub(super) fn new(tokens: T, by_user: M) -> Self {
+        Self { tokens, by_user }
     }
+}
 
+impl<T: ReadableTable<&'static [u8], &'static [u8]>, M> Tokens<T, M> {
     pub fn get(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
-        get(&self.tokens, hash)
+        get_json(&self.tokens, NAME, hash.as_slice())
     }
+}
 
+/// The tokens in a write transaction.
+pub type TokensMut<'t> =
+    Tokens<Table<'t, &'static [u8], &'static [u8]>, MultimapTable<'t, &'static str, &'static [u8]>>;
+
+impl TokensMut<'_> {
     pub fn put(&mut self, hash: &[u8; 32], token: &TokenRecord) -> Result<(), StoreError> {
         self.tokens
             .insert(hash.as_slice(), encode(token).as_slice())?;

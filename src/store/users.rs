@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use redb::{ReadableTable, ReadableTableMetadata, Table};
+use redb::{ReadableTable, Table};
 use serde::{Deserialize, Serialize};
 
 use super::sessions::EndReason;
@@ -88,36 +88,79 @@ impl UserRecord {
     }
 }
 
-pub fn get(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-    key: &str,
-) -> Result<Option<UserRecord>, StoreError> {
-    get_json(table, NAME, key)
+/// The accounts table, in a read transaction (`T` = `ReadOnlyTable`) or a
+/// write transaction (`T` = `Table`); see [`super::Read::users`] and
+/// [`super::Write::users`].
+pub struct Users<T> {
+    table: T,
 }
 
-/// Inserts or replaces the record under its canonical key.
-pub fn put(table: &mut Table<&str, &[u8]>, user: &UserRecord) -> Result<(), StoreError> {
-    table.insert(user.key().as_str(), encode(user).as_slice())?;
-    Ok(())
+impl<T> Users<T> {
+    pub(super) fn new(table: T) -> Self {
+        Self { table }
+    }
 }
 
-pub fn remove(table: &mut Table<&str, &[u8]>, key: &str) -> Result<bool, StoreError> {
-    Ok(table.remove(key)?.is_some())
+/// Looking an account up, in a read or a write transaction alike.
+pub trait FindUser {
+    /// The account under its canonical key ([`UserRecord::key`]).
+    fn get(&self, key: &str) -> Result<Option<UserRecord>, StoreError>;
 }
 
-/// Every account, in key order.
-pub fn all(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-) -> Result<Vec<UserRecord>, StoreError> {
-    table
-        .iter()?
-        .map(|entry| {
-            let (_, v) = entry?;
-            super::decode(NAME, v.value())
-        })
-        .collect()
+impl<T: ReadableTable<&'static str, &'static [u8]>> FindUser for Users<T> {
+    fn get(&self, key: &str) -> Result<Option<UserRecord>, StoreError> {
+        get_json(&self.table, NAME, key)
+    }
 }
 
-pub fn count(table: &impl ReadableTableMetadata) -> Result<u64, StoreError> {
-    Ok(table.len()?)
+impl<T: ReadableTable<&'static str, &'static [u8]>> Users<T> {
+    /// The account under its canonical key ([`UserRecord::key`]).
+    pub fn get(&self, key: &str) -> Result<Option<UserRecord>, StoreError> {
+        FindUser::get(self, key)
+    }
+
+    /// Every account, in key order.
+    pub fn all(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.table
+            .iter()?
+            .map(|entry| {
+                let (_, v) = entry?;
+                super::decode(NAME, v.value())
+            })
+            .collect()
+    }
+
+    /// The keys of the accounts for which `pred` holds, one record in memory at a time.
+    pub fn keys_where(
+        &self,
+        mut pred: impl FnMut(&UserRecord) -> bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        for entry in self.table.iter()? {
+            let (key, value) = entry?;
+            let user: UserRecord = super::decode(NAME, value.value())?;
+            if pred(&user) {
+                keys.push(key.value().to_owned());
+            }
+        }
+        Ok(keys)
+    }
+
+    pub fn count(&self) -> Result<u64, StoreError> {
+        Ok(self.table.len()?)
+    }
+}
+
+impl Users<Table<'_, &'static str, &'static [u8]>> {
+    /// Inserts or replaces the record under its canonical key.
+    pub fn put(&mut self, user: &UserRecord) -> Result<(), StoreError> {
+        self.table
+            .insert(user.key().as_str(), encode(user).as_slice())?;
+        Ok(())
+    }
+
+    /// Removes the account; whether it was there.
+    pub fn remove(&mut self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.table.remove(key)?.is_some())
+    }
 }

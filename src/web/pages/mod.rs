@@ -14,15 +14,10 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
 use super::{AppState, WebError};
-use crate::store::StoreError;
-use crate::store::tables::META;
 
 /// `GET /healthz`: 200 `ok` when the store answers.
 pub async fn health(State(state): State<AppState>) -> Result<impl IntoResponse, WebError> {
-    state
-        .auth
-        .db(|s| s.read(|tx| Ok::<_, StoreError>(tx.open_table(META).map(|_| ())?)))
-        .await?;
+    state.auth.store.blocking(|store| store.check()).await?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
