@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
+use crate::domain::password::NewPassword;
 use crate::domain::secret::Secret;
 
 /// OWASP parameters: m = 19456 KiB, t = 2, p = 1 (argon2id, v19).
@@ -55,18 +56,20 @@ impl Default for Workspace {
 }
 
 /// Hashes a password to a PHC string with a fresh random salt. Blocking (~20 ms).
-pub fn hash_blocking(password: &Secret) -> String {
-    hash_with(&mut Workspace::new(), password)
+/// Only a [`NewPassword`] is stored, so every stored hash is of the NFKC form
+/// that [`Hasher::verify`] compares against.
+pub fn hash_blocking(password: &NewPassword) -> String {
+    hash_with(&mut Workspace::new(), password.expose())
 }
 
-/// [`hash_blocking`] in a given workspace.
-pub fn hash_with(workspace: &mut Workspace, password: &Secret) -> String {
+/// Hashes `password` exactly as given in a given workspace.
+fn hash_with(workspace: &mut Workspace, password: &str) -> String {
     let mut salt = [0u8; SALT_LEN];
     getrandom::fill(&mut salt).expect("the OS random source works");
     let mut out = [0u8; OUTPUT_LEN];
     argon2()
         .hash_password_into_with_memory(
-            password.expose().as_bytes(),
+            password.as_bytes(),
             &salt,
             &mut out,
             &mut workspace.blocks[..],
@@ -223,7 +226,10 @@ impl Hasher {
             threads,
             waiting: AtomicUsize::new(0),
             max_waiting: queue.max(1),
-            dummy: hash_blocking(&Secret::new("latchkey dummy password for unknown users")),
+            dummy: hash_with(
+                &mut Workspace::new(),
+                "latchkey dummy password for unknown users",
+            ),
             jobs: std::sync::Mutex::new(start_workers(threads)),
         }
     }
@@ -245,8 +251,8 @@ impl Hasher {
     }
 
     /// Hashes off the async runtime.
-    pub async fn hash(&self, password: Secret) -> Result<String, Busy> {
-        self.run(move |workspace| hash_with(workspace, &password))
+    pub async fn hash(&self, password: NewPassword) -> Result<String, Busy> {
+        self.run(move |workspace| hash_with(workspace, password.expose()))
             .await
     }
 
@@ -298,9 +304,9 @@ mod tests {
     #[test]
     fn hash_and_verify_round_trip() {
         let pw = Secret::new("Correct-Horse-9");
-        let phc = hash_blocking(&pw);
+        let phc = hash_blocking(&NewPassword::verified(&pw));
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        let dummy = hash_blocking(&Secret::new("x"));
+        let dummy = hash_with(&mut Workspace::new(), "x");
         let ok = verify_blocking(&pw, Some(&phc), &dummy);
         assert!(ok.matched && !ok.needs_rehash);
         assert!(!verify_blocking(&Secret::new("wrong"), Some(&phc), &dummy).matched);
@@ -331,7 +337,7 @@ mod tests {
                 .unwrap()
                 .to_string();
         for _ in 0..3 {
-            let ours = hash_with(&mut ws, &pw);
+            let ours = hash_with(&mut ws, pw.expose());
             assert!(
                 argon2()
                     .verify_password(b"Correct-Horse-9", &PasswordHash::new(&ours).unwrap())
@@ -369,7 +375,9 @@ mod tests {
         let mut jobs = Vec::new();
         for _ in 0..6 {
             let h = hasher.clone();
-            jobs.push(tokio::spawn(async move { h.hash(Secret::new("x")).await }));
+            jobs.push(tokio::spawn(async move {
+                h.hash(NewPassword::verified(&Secret::new("x"))).await
+            }));
         }
         let mut busy = 0;
         for j in jobs {

@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use super::{Auth, AuthError};
 use crate::domain::license;
 use crate::domain::password::MAX_INPUT_BYTES;
+use crate::domain::password::NewPassword;
 use crate::domain::secret::Secret;
 use crate::domain::username::canonical_key;
 use crate::metrics::bump;
@@ -141,7 +142,8 @@ impl Auth {
             return Ok(SignIn::LicenseExpired);
         }
         let rehash = if v.needs_rehash {
-            Some(self.hasher.hash(password).await?)
+            // The stored hash is of the NFKC form; so must its successor be.
+            Some(self.hasher.hash(NewPassword::verified(&password)).await?)
         } else {
             None
         };

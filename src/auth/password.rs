@@ -97,8 +97,7 @@ impl Auth {
         let (Ok(new), true) = (parsed, errors.is_empty()) else {
             return Ok(Err(errors));
         };
-        let new = new.into_secret();
-        if self.recently_used(user, &new).await? {
+        if self.recently_used(user, &Secret::new(new.expose())).await? {
             let n = self.config.policy.history;
             return Ok(Err(vec![format!(
                 "Choose a password you have not used recently (your current one and your last {n} are refused)."

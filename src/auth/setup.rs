@@ -138,7 +138,7 @@ impl Auth {
         let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
             return Ok(SetupOutcome::Invalid(errors));
         };
-        let phc = self.hasher.hash(password.into_secret()).await?;
+        let phc = self.hasher.hash(password).await?;
         let term = self.config.license.default_term.as_duration();
         let outcome = self
             .store

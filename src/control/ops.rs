@@ -108,7 +108,7 @@ impl Ops<'_> {
                         let rules: Vec<String> = v.iter().map(ToString::to_string).collect();
                         OpError::new(format!("password refused: {}", rules.join(" ")))
                     })?;
-                Some(hasher::hash_blocking(&pw.into_secret()))
+                Some(hasher::hash_blocking(&pw))
             }
             None => None,
         };

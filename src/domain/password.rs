@@ -138,13 +138,17 @@ impl NewPassword {
         }
     }
 
+    /// A password that has just matched its owner's stored hash, to be stored
+    /// again under new argon2 parameters. It met the policy when it was
+    /// chosen, so it is only normalised here, never checked again: a policy
+    /// tightened since must not lock its owner out through a rehash.
+    pub fn verified(typed: &Secret) -> NewPassword {
+        NewPassword(Secret::new(normalize(typed.expose())))
+    }
+
     /// The normalised password, for hashing.
     pub fn expose(&self) -> &str {
         self.0.expose()
-    }
-
-    pub fn into_secret(self) -> Secret {
-        self.0
     }
 }
 
@@ -396,7 +400,7 @@ mod tests {
         let password = NewPassword::parse("Kb1!mwzq", &PasswordRules::default()).unwrap();
         assert_eq!(password.expose(), "Kb1!mwzq");
         assert_eq!(format!("{password:?}"), "NewPassword([redacted])");
-        assert_eq!(password.into_secret().expose(), "Kb1!mwzq");
+        assert_eq!(password.expose(), "Kb1!mwzq");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use latchkey::control::protocol::{Request, Response};
+use latchkey::domain::password::NewPassword;
 use latchkey::domain::secret::Secret;
 
 use crate::helpers::{
@@ -94,7 +95,9 @@ async fn hash_ms() -> f64 {
     for _ in 0..5 {
         let t = Instant::now();
         tokio::task::spawn_blocking(|| {
-            latchkey::auth::hasher::hash_blocking(&Secret::new("Some-Password-1"))
+            latchkey::auth::hasher::hash_blocking(&NewPassword::verified(&Secret::new(
+                "Some-Password-1",
+            )))
         })
         .await
         .unwrap();

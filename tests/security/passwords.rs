@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use latchkey::config::Dur;
 use latchkey::control::protocol::{Request, Response};
+use latchkey::domain::password::NewPassword;
 use latchkey::domain::secret::Secret;
 
 use crate::helpers::{
@@ -164,7 +165,12 @@ async fn p3_oversized_input_is_refused_before_hashing_on_every_form() {
             let (auth, stop) = (app.auth.clone(), stop.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
-                    if auth.hasher.hash(Secret::new("burn")).await.is_err() {
+                    if auth
+                        .hasher
+                        .hash(NewPassword::verified(&Secret::new("burn")))
+                        .await
+                        .is_err()
+                    {
                         tokio::task::yield_now().await;
                     }
                 }
@@ -492,4 +498,64 @@ async fn email_of(app: &TestApp, user: &str) -> Option<String> {
         Response::User { user } => user.email,
         other => panic!("{other:?}"),
     }
+}
+
+/// The PHC string of `password` under argon2id m=19456 t=1 p=1: what an
+/// earlier, weaker parameter setting left in the data file.
+fn old_parameter_hash(password: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let salt = *b"an-old-salt-16by";
+    let params = argon2::Params::new(19 * 1024, 1, 1, Some(32)).unwrap();
+    let mut out = [0u8; 32];
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password_into(password.as_bytes(), &salt, &mut out)
+        .unwrap();
+    format!(
+        "$argon2id$v=19$m=19456,t=1,p=1${}${}",
+        b64.encode(salt),
+        b64.encode(out)
+    )
+}
+
+/// P1 (issue 12 point 4): the rehash that a sign-in does after the argon2
+/// parameters changed stores the NFKC form like every other path, so a user
+/// whose password has a decomposed accent still signs in the time after.
+#[tokio::test(flavor = "multi_thread")]
+async fn p1_a_rehash_after_a_parameter_change_keeps_a_decomposed_password_working() {
+    let app = spawn_with(|_| {}).await;
+    let typed = "Cafe\u{301}-Kite-73"; // "e" + combining acute
+    let stored_form = "Caf\u{e9}-Kite-73"; // its NFKC form
+    app.add_user("ines", typed).await;
+    // The account as an older parameter setting left it.
+    let old = old_parameter_hash(stored_form);
+    app.auth
+        .store
+        .write(|tx| {
+            let mut users = tx.users()?;
+            let mut user = users.get("ines")?.expect("ines exists");
+            user.password_hash = Some(old.clone());
+            users.put(&user)
+        })
+        .unwrap();
+
+    for attempt in [
+        "first (verifies the old hash, rehashes)",
+        "second (the new hash)",
+    ] {
+        let res = login(&app.client(), &app, "ines", typed).await;
+        assert_eq!(res.status(), 303, "{attempt} sign-in");
+    }
+    let now = app
+        .auth
+        .store
+        .read(|tx| tx.users()?.get("ines"))
+        .unwrap()
+        .unwrap()
+        .password_hash
+        .unwrap();
+    assert!(
+        now.contains("m=19456,t=2,p=1"),
+        "rehashed to today's parameters: {now}"
+    );
 }
