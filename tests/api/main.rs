@@ -11,6 +11,7 @@ mod crash;
 mod csrf;
 mod first_day;
 mod hardening;
+mod layers;
 mod lockout;
 mod login;
 mod mail;
