@@ -19,9 +19,7 @@ use redb::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::tables::{
-    self, AUDIT, ENDED_SESSIONS, META, OUTBOX, SCHEMA_VERSION, SESSIONS, TOKENS, USER_TOKENS, USERS,
-};
+use super::tables::{self, AUDIT, AnyTable, META, OUTBOX, SCHEMA_VERSION, SESSIONS, TOKENS, USERS};
 use super::{Store, StoreError, decode};
 
 /// First bytes of every backup file.
@@ -138,14 +136,14 @@ pub fn scheduled(store: &Store, dir: &Path, keep: usize) -> Result<PathBuf, Back
 
 /// Every table of the current schema, copied entry by entry.
 fn copy_all(src: &ReadTransaction, dst: &WriteTransaction) -> Result<(), StoreError> {
-    copy(src, dst, META)?;
-    copy(src, dst, USERS)?;
-    copy(src, dst, SESSIONS)?;
-    copy(src, dst, ENDED_SESSIONS)?;
-    copy(src, dst, TOKENS)?;
-    copy(src, dst, AUDIT)?;
-    copy(src, dst, OUTBOX)?;
-    copy_multimap(src, dst, USER_TOKENS)?;
+    for info in tables::ALL {
+        match info.table {
+            AnyTable::Str(def) => copy(src, dst, def)?,
+            AnyTable::Hash(def) => copy(src, dst, def)?,
+            AnyTable::Seq(def) => copy(src, dst, def)?,
+            AnyTable::StrMulti(def) => copy_multimap(src, dst, def)?,
+        }
+    }
     Ok(())
 }
 
@@ -304,7 +302,7 @@ fn count(db_path: &Path, bytes: u64, shown_as: &Path) -> Result<Counts, BackupEr
             "schema version {schema_version}; this latchkey understands 1 to {SCHEMA_VERSION}"
         )));
     }
-    let queued_mail = if schema_version >= 2 {
+    let queued_mail = if schema_version >= tables::OUTBOX_SINCE {
         rows(&tx, OUTBOX).map_err(unusable)?
     } else {
         0
@@ -386,6 +384,15 @@ pub fn restore(
     Ok((counts, kept))
 }
 
+fn empty<K: Key + 'static, V: Value + 'static>(
+    tx: &WriteTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<(), StoreError> {
+    tx.delete_table(def)?;
+    tx.open_table(def)?;
+    Ok(())
+}
+
 /// Clears sessions, tokens and queued mail in a database file about to go live.
 /// Tables a migration to a later version creates are left to that migration.
 fn void_live_secrets(db_path: &Path, schema_version: u32) -> Result<(), BackupError> {
@@ -394,19 +401,19 @@ fn void_live_secrets(db_path: &Path, schema_version: u32) -> Result<(), BackupEr
         .map_err(StoreError::from)?;
     let tx = db.begin_write().map_err(StoreError::from)?;
     let recreate = |tx: &WriteTransaction| -> Result<(), StoreError> {
-        tx.delete_table(SESSIONS)?;
-        tx.delete_table(TOKENS)?;
-        tx.open_table(SESSIONS)?;
-        tx.open_table(TOKENS)?;
-        if schema_version >= 2 {
-            tx.delete_multimap_table(USER_TOKENS)?;
-            tx.delete_table(OUTBOX)?;
-            tx.open_multimap_table(USER_TOKENS)?;
-            tx.open_table(OUTBOX)?;
-        }
-        if schema_version >= 3 {
-            tx.delete_table(ENDED_SESSIONS)?;
-            tx.open_table(ENDED_SESSIONS)?;
+        let voided = tables::ALL
+            .iter()
+            .filter(|t| t.voided_on_restore && t.since <= schema_version);
+        for info in voided {
+            match info.table {
+                AnyTable::Str(def) => empty(tx, def)?,
+                AnyTable::Hash(def) => empty(tx, def)?,
+                AnyTable::Seq(def) => empty(tx, def)?,
+                AnyTable::StrMulti(def) => {
+                    tx.delete_multimap_table(def)?;
+                    tx.open_multimap_table(def)?;
+                }
+            }
         }
         Ok(())
     };

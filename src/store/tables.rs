@@ -29,6 +29,73 @@ pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 /// Mail waiting for delivery, keyed by a sequence number; bodies are sealed.
 pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 
+/// A table of any key type, for code that treats every table alike.
+#[derive(Clone, Copy)]
+pub enum AnyTable {
+    Str(TableDefinition<'static, &'static str, &'static [u8]>),
+    Hash(TableDefinition<'static, &'static [u8], &'static [u8]>),
+    Seq(TableDefinition<'static, u64, &'static [u8]>),
+    StrMulti(MultimapTableDefinition<'static, &'static str, &'static [u8]>),
+}
+
+/// What backup and restore need to know of a table.
+pub struct TableInfo {
+    pub table: AnyTable,
+    /// The schema version whose migration created it.
+    pub since: u32,
+    /// Whether it holds live secrets or their traces (sessions, links,
+    /// queued mail), which a restore voids: they may have been used since the
+    /// backup was taken.
+    pub voided_on_restore: bool,
+}
+
+/// The schema version that added [`OUTBOX`] (an older backup has no queued mail).
+pub const OUTBOX_SINCE: u32 = 2;
+
+/// Every table of [`SCHEMA_VERSION`], once.
+pub const ALL: &[TableInfo] = &[
+    TableInfo {
+        table: AnyTable::Str(META),
+        since: 1,
+        voided_on_restore: false,
+    },
+    TableInfo {
+        table: AnyTable::Str(USERS),
+        since: 1,
+        voided_on_restore: false,
+    },
+    TableInfo {
+        table: AnyTable::Hash(SESSIONS),
+        since: 1,
+        voided_on_restore: true,
+    },
+    TableInfo {
+        table: AnyTable::Hash(TOKENS),
+        since: 1,
+        voided_on_restore: true,
+    },
+    TableInfo {
+        table: AnyTable::Seq(AUDIT),
+        since: 1,
+        voided_on_restore: false,
+    },
+    TableInfo {
+        table: AnyTable::Seq(OUTBOX),
+        since: OUTBOX_SINCE,
+        voided_on_restore: true,
+    },
+    TableInfo {
+        table: AnyTable::StrMulti(USER_TOKENS),
+        since: 2,
+        voided_on_restore: true,
+    },
+    TableInfo {
+        table: AnyTable::Hash(ENDED_SESSIONS),
+        since: 3,
+        voided_on_restore: true,
+    },
+];
+
 pub const KEY_SCHEMA_VERSION: &str = "schema_version";
 pub const KEY_CSRF: &str = "csrf_key";
 
@@ -78,3 +145,50 @@ pub fn migrate(tx: &WriteTransaction, from: u32) -> Result<(), StoreError> {
 }
 
 const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::{MultimapTableHandle, TableHandle};
+
+    fn name(table: &AnyTable) -> String {
+        match table {
+            AnyTable::Str(d) => d.name().to_owned(),
+            AnyTable::Hash(d) => d.name().to_owned(),
+            AnyTable::Seq(d) => d.name().to_owned(),
+            AnyTable::StrMulti(d) => d.name().to_owned(),
+        }
+    }
+
+    /// `ALL` is exactly what the migrations create, each table at the
+    /// version `since` says: backup and restore cannot miss a table.
+    #[test]
+    fn all_lists_every_table_the_migrations_create() {
+        for version in 1..=SCHEMA_VERSION {
+            let dir = tempfile::tempdir().unwrap();
+            let db = redb::Database::create(dir.path().join("t.redb")).unwrap();
+            let tx = db.begin_write().unwrap();
+            for step in &MIGRATIONS[..version as usize] {
+                step(&tx).unwrap();
+            }
+            let mut made: Vec<String> = tx
+                .list_tables()
+                .unwrap()
+                .map(|t| t.name().to_owned())
+                .chain(
+                    tx.list_multimap_tables()
+                        .unwrap()
+                        .map(|t| t.name().to_owned()),
+                )
+                .collect();
+            made.sort();
+            let mut listed: Vec<String> = ALL
+                .iter()
+                .filter(|t| t.since <= version)
+                .map(|t| name(&t.table))
+                .collect();
+            listed.sort();
+            assert_eq!(made, listed, "schema version {version}");
+        }
+    }
+}
