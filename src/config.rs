@@ -127,18 +127,28 @@ pub struct Policy {
 }
 
 impl Default for Policy {
+    /// The composition rules' defaults live in one place, [`PasswordRules`].
     fn default() -> Self {
+        let PasswordRules {
+            min_length,
+            max_length,
+            require_upper,
+            require_lower,
+            require_digit,
+            require_special,
+            reject_common,
+        } = PasswordRules::default();
         Self {
-            min_length: 8,
-            max_length: 50,
-            require_upper: true,
-            require_lower: true,
-            require_digit: true,
-            require_special: true,
+            min_length,
+            max_length,
+            require_upper,
+            require_lower,
+            require_digit,
+            require_special,
+            reject_common,
             max_age: Dur::days(45),
             expiry_warning: Dur::days(7),
             history: 5,
-            reject_common: true,
         }
     }
 }
