@@ -256,20 +256,25 @@ impl Cli {
         self.config.is_some() || self.data.is_some()
     }
 
-    /// What the subcommand may do where the data directory holds no database yet.
-    fn data_use(&self, config: &Config) -> DataUse {
+    /// Whether the subcommand needs a data directory that already holds a
+    /// database. Only `serve`, `restore` and, when told where, `user
+    /// add`/`user import`/`tls self-signed`/`mail test` (to the pickup folder)
+    /// may make one: any other command run from the wrong folder must not
+    /// quietly create an empty database nobody serves and report on it.
+    /// Commands that never touch the data directory need nothing.
+    fn needs_existing_data(&self, config: &Config) -> bool {
         // Without SMTP, `mail test` writes to <data_dir>/mail-pickup.
         let mail_to_pickup = config.mail.smtp.is_none();
         match &self.command {
-            Command::Serve | Command::Restore { .. } => DataUse::MayCreate,
+            Command::Serve | Command::Restore { .. } => false,
             Command::User(UserCommand::Add(_) | UserCommand::Import { .. })
             | Command::Tls(TlsCommand::SelfSigned { out: None, .. })
             | Command::Mail(MailCommand::Test { .. })
                 if self.names_data_dir() =>
             {
-                DataUse::MayCreate
+                false
             }
-            Command::Mail(MailCommand::Test { .. }) if !mail_to_pickup => DataUse::NotUsed,
+            Command::Mail(MailCommand::Test { .. }) => mail_to_pickup,
             Command::Config(_)
             | Command::Tls(TlsCommand::SelfSigned { out: Some(_), .. })
             | Command::Backup(BackupArgs {
@@ -279,20 +284,10 @@ impl Cli {
             | Command::Backup(BackupArgs {
                 file: None,
                 command: None,
-            }) => DataUse::NotUsed,
-            _ => DataUse::MustExist,
+            }) => false,
+            _ => true,
         }
     }
-}
-
-/// How a subcommand relates to the data directory. Only `serve`, `restore` and,
-/// when told where, `user add`/`user import`/`tls self-signed` may make one: any
-/// other command run from the wrong folder must not quietly create an empty
-/// database nobody serves and report on it.
-enum DataUse {
-    MayCreate,
-    MustExist,
-    NotUsed,
 }
 
 /// Refuses to go on when `dir` holds no database (missing or empty directory).
@@ -317,7 +312,7 @@ fn require_data(cli: &Cli, dir: &std::path::Path) -> anyhow::Result<()> {
 
 /// Runs an admin subcommand and prints its result. `serve` is handled by main.
 pub fn run_admin(cli: &Cli, config: &Config) -> anyhow::Result<()> {
-    if let DataUse::MustExist = cli.data_use(config) {
+    if cli.needs_existing_data(config) {
         require_data(cli, &config.data_dir)?;
     }
     let request = match &cli.command {

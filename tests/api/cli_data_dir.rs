@@ -87,6 +87,34 @@ fn point2_commands_run_from_the_wrong_folder_create_nothing_and_say_where_they_l
     let o = run_in(cwd.path(), &["config", "check"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!default_dir.exists());
+    let certs = tempfile::tempdir().unwrap();
+    let o = run_in(
+        cwd.path(),
+        &[
+            "tls",
+            "self-signed",
+            "--host",
+            "lk.agency.lan",
+            "--out",
+            certs.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "tls --out: {}", stderr(&o));
+    assert!(certs.path().join("cert.pem").is_file());
+    let missing = certs.path().join("no-such.lkbackup");
+    let o = run_in(
+        cwd.path(),
+        &["backup", "verify", missing.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        !stderr(&o).contains("no latchkey data"),
+        "backup verify reads only its file: {}",
+        stderr(&o)
+    );
+    assert!(!default_dir.exists());
     assert_eq!(
         std::fs::read_dir(cwd.path()).unwrap().count(),
         0,
