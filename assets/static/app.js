@@ -336,12 +336,20 @@
           input.value = saved.value;
         }
       });
-      // On the profile page itself, its details and forms are stale now.
-      var main = document.getElementById("main");
-      var fresh = answer.getElementById("main");
-      if (window.location.pathname === "/profile" && main && fresh) {
-        main.innerHTML = fresh.innerHTML;
+      // On the profile page itself, its details and contact fields are stale
+      // now. Only those are refreshed: replacing the page's forms would drop
+      // the live password-rule checks bound to them.
+      var details = document.querySelector("main dl.details");
+      var freshDetails = answer.querySelector("main dl.details");
+      if (details && freshDetails) {
+        details.innerHTML = freshDetails.innerHTML;
       }
+      each(document, "main form input[name=email], main form input[name=phone]", function (input) {
+        var saved = answer.querySelector("main form input[name=" + input.name + "]");
+        if (saved) {
+          input.value = saved.value;
+        }
+      });
       return;
     }
     var errors = texts(answer, "main #form-errors li");
