@@ -171,12 +171,7 @@ impl Auth {
                     }
                     let id = tx.sessions()?.create(&user, must_change, now)?;
                     let detail = must_change.then(|| "password change required".to_owned());
-                    tx.audit()?.append(
-                        Event::LoginSucceeded,
-                        Some(&user.username),
-                        &origin,
-                        detail,
-                    )?;
+                    tx.record(Event::LoginSucceeded, Some(&user.username), &origin, detail)?;
                     Ok::<_, StoreError>(Some((id, must_change)))
                 })
             })

@@ -80,10 +80,7 @@ impl Auth {
     ) -> Result<(), StoreError> {
         self.store
             .blocking(move |s| {
-                s.write(|tx| {
-                    tx.audit()?
-                        .append(event, user.as_deref(), &origin, Some(detail))
-                })
+                s.write(|tx| tx.record(event, user.as_deref(), &origin, Some(detail)))
             })
             .await
     }

@@ -64,7 +64,7 @@ impl Auth {
                         context! { when => mail_time(now) },
                         None,
                     )?;
-                    tx.audit()?.append(
+                    tx.record(
                         event,
                         Some(&user.username),
                         &origin,

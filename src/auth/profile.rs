@@ -73,7 +73,7 @@ impl Auth {
                     };
                     u.phone = phone;
                     users_t.put(&u)?;
-                    tx.audit()?.append(
+                    tx.record(
                         Event::UserUpdated,
                         Some(&u.username),
                         &origin,
@@ -126,7 +126,7 @@ impl Auth {
                             expires_at: Some(issued.expires_at),
                         },
                     )?;
-                    tx.audit()?.append(
+                    tx.record(
                         Event::EmailChangeRequested,
                         Some(&u.username),
                         &origin,
@@ -191,7 +191,7 @@ impl Auth {
                     let vars =
                         context! { new_email => new.as_str(), when => mail_time(Timestamp::now()) };
                     mailer.mail_user(&config, tx, &old, MailKind::EmailChanged, vars, None)?;
-                    tx.audit()?.append(Event::EmailChanged,
+                    tx.record(Event::EmailChanged,
                         Some(&user.username),
                         &origin,
                         Some(format!("email changed to {new}")),

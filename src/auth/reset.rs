@@ -92,7 +92,7 @@ impl Auth {
                         }
                     }
                 };
-                tx.audit()?.append(event, Some(&typed), &origin, Some(detail.into()))?;
+                tx.record(event, Some(&typed), &origin, Some(detail.into()))?;
                 Ok::<_, AuthError>(detail == LINK_MAILED)
             })
         })
@@ -174,7 +174,7 @@ impl Auth {
                         context! { when => mail_time(now) },
                         None,
                     )?;
-                    tx.audit()?.append(
+                    tx.record(
                         Event::ResetCompleted,
                         Some(&user.username),
                         &origin,

@@ -92,7 +92,7 @@ impl Auth {
             .blocking(move |s| {
                 s.write(|tx| {
                     tx.sessions()?.remove(&id_hash)?;
-                    tx.audit()?.append(
+                    tx.record(
                         Event::SessionRevoked,
                         Some(&user),
                         &origin,

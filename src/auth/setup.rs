@@ -195,12 +195,7 @@ impl Auth {
                         Event::UserCreated => "first administrator, by setup link",
                         _ => "password chosen by setup link",
                     };
-                    tx.audit()?.append(
-                        event,
-                        Some(&user.username),
-                        &origin,
-                        Some(detail.into()),
-                    )?;
+                    tx.record(event, Some(&user.username), &origin, Some(detail.into()))?;
                     Ok::<_, StoreError>(SetupOutcome::Done {
                         username: user.username,
                     })
