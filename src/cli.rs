@@ -483,7 +483,8 @@ fn mail_test(config: &Config, address: &str) -> anyhow::Result<()> {
 
     let to = Email::parse(address).map_err(|e| anyhow::anyhow!("{address:?}: {e}"))?;
     let templates = MailTemplates::load().context("loading the mail templates")?;
-    let when = jiff::Timestamp::now()
+    let when = crate::domain::clock::Clock::system()
+        .now()
         .strftime("%Y-%m-%d %H:%M UTC")
         .to_string();
     let message = templates.render(

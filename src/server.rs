@@ -13,6 +13,7 @@ use crate::auth::Auth;
 use crate::auth::setup::first_admin_token;
 use crate::config::Config;
 use crate::control::server::ControlSocket;
+use crate::domain::clock::Clock;
 use crate::mail::Mailer;
 use crate::mail::transport::PICKUP_DIR;
 use crate::mail::worker::Worker;
@@ -30,6 +31,8 @@ pub struct Running {
     /// The first-administrator link, when the data file has no account yet.
     pub setup_link: Option<String>,
     pub auth: Arc<Auth>,
+    /// The mail worker; tests drive it with [`Worker::try_send_next`].
+    pub mail: Arc<Worker>,
     stop: Stop,
     web: JoinHandle<std::io::Result<()>>,
     background: Vec<JoinHandle<()>>,
@@ -37,13 +40,18 @@ pub struct Running {
 
 /// Opens everything and starts serving; fails fast with an operator-readable reason.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    start_with_clock(config, Clock::system()).await
+}
+
+/// [`start`], reading the time from `clock` (tests move it forward).
+pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Running> {
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
         _ => None,
     };
     let config = Arc::new(config);
     let dir = config.data_dir.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&dir))
+    let store = tokio::task::spawn_blocking(move || Store::open_with_clock(&dir, clock))
         .await?
         .map_err(|e| match e {
             StoreError::InUse(dir) => anyhow::anyhow!(
@@ -82,18 +90,16 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let metrics_addr = metrics.as_ref().map(|(addr, _)| *addr);
 
+    let mail = Arc::new(Worker::new(
+        auth.store.clone(),
+        auth.config.clone(),
+        auth.mailer.clone(),
+        auth.metrics.clone(),
+    ));
     let background = vec![
         tokio::spawn(control.run(auth.clone())),
         tokio::spawn(sweep_forever(auth.clone())),
-        tokio::spawn(
-            Worker::new(
-                auth.store.clone(),
-                auth.config.clone(),
-                auth.mailer.clone(),
-                auth.metrics.clone(),
-            )
-            .run(),
-        ),
+        tokio::spawn(mail.clone().run()),
         tokio::spawn(remind_forever(auth.clone())),
     ];
     let mut background = background;
@@ -129,6 +135,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         metrics_addr,
         setup_link,
         auth,
+        mail,
         stop,
         web,
         background,

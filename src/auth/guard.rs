@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use jiff::{SignedDuration, Timestamp};
+
 use crate::bounded::lock;
 use std::time::{Duration, Instant};
 
@@ -64,6 +66,7 @@ impl Drop for KeyGuard<'_> {
 /// An unknown name that fails `max_failures` times answers "locked" just like a
 /// real account, so the answer never tells whether a name exists. Entries are
 /// forgotten oldest-first past `capacity`, and after `unlock_after` if set.
+/// Times are the store's clock, as for accounts, so both unlock alike.
 pub struct UnknownNames {
     map: Mutex<HashMap<String, UnknownEntry>>,
     capacity: usize,
@@ -72,8 +75,8 @@ pub struct UnknownNames {
 #[derive(Clone, Copy)]
 struct UnknownEntry {
     failures: u32,
-    last: Instant,
-    locked_at: Option<Instant>,
+    last: Timestamp,
+    locked_at: Option<Timestamp>,
 }
 
 impl UnknownNames {
@@ -85,13 +88,18 @@ impl UnknownNames {
     }
 
     /// Consecutive failures so far and whether the name now answers "locked".
-    pub fn state(&self, key: &str, unlock_after: Option<Duration>) -> (u32, bool) {
+    pub fn state(
+        &self,
+        key: &str,
+        unlock_after: Option<SignedDuration>,
+        now: Timestamp,
+    ) -> (u32, bool) {
         let mut map = lock(&self.map);
         let Some(e) = map.get(key).copied() else {
             return (0, false);
         };
         match (e.locked_at, unlock_after) {
-            (Some(at), Some(after)) if at.elapsed() >= after => {
+            (Some(at), Some(after)) if now.duration_since(at) >= after => {
                 map.remove(key);
                 (0, false)
             }
@@ -101,7 +109,7 @@ impl UnknownNames {
     }
 
     /// Counts one more failure; returns the new count and whether this one locked it.
-    pub fn record_failure(&self, key: &str, max_failures: u32) -> (u32, bool) {
+    pub fn record_failure(&self, key: &str, max_failures: u32, now: Timestamp) -> (u32, bool) {
         let mut map = lock(&self.map);
         if !map.contains_key(key)
             && map.len() >= self.capacity
@@ -112,7 +120,6 @@ impl UnknownNames {
         {
             map.remove(&oldest);
         }
-        let now = Instant::now();
         let e = map.entry(key.to_owned()).or_insert(UnknownEntry {
             failures: 0,
             last: now,
@@ -192,11 +199,12 @@ mod tests {
     #[test]
     fn unknown_names_lock_after_max_and_stay_bounded() {
         let names = UnknownNames::new(3);
-        assert_eq!(names.record_failure("x", 2), (1, false));
-        assert_eq!(names.record_failure("x", 2), (2, true));
-        assert_eq!(names.state("x", None), (2, true));
+        let now = Timestamp::UNIX_EPOCH;
+        assert_eq!(names.record_failure("x", 2, now), (1, false));
+        assert_eq!(names.record_failure("x", 2, now), (2, true));
+        assert_eq!(names.state("x", None, now), (2, true));
         for n in ["a", "b", "c", "d"] {
-            names.record_failure(n, 2);
+            names.record_failure(n, 2, now);
         }
         assert_eq!(names.len(), 3);
     }
@@ -204,9 +212,16 @@ mod tests {
     #[test]
     fn unknown_names_unlock_after_the_configured_time() {
         let names = UnknownNames::new(10);
-        names.record_failure("x", 1);
-        assert!(names.state("x", Some(Duration::from_secs(3600))).1);
-        assert_eq!(names.state("x", Some(Duration::ZERO)), (0, false));
+        let at = Timestamp::UNIX_EPOCH;
+        let hour = SignedDuration::from_hours(1);
+        names.record_failure("x", 1, at);
+        let later = |d| at.checked_add(d).unwrap();
+        assert!(
+            names
+                .state("x", Some(hour), later(hour - SignedDuration::from_secs(1)))
+                .1
+        );
+        assert_eq!(names.state("x", Some(hour), later(hour)), (0, false));
     }
 
     #[test]

@@ -76,15 +76,15 @@ impl Auth {
         origin: Origin,
     ) -> Result<SignIn, AuthError> {
         let max = self.config.lockout.max_failures;
-        let unlock_after = self.config.lockout.auto_unlock_after.map(|d| d.0);
-        let (_, locked) = self.unknown.state(key, unlock_after);
+        let unlock_after = self.config.lockout.auto_unlock_after.map(|d| d.signed());
+        let (_, locked) = self.unknown.state(key, unlock_after, self.store.now());
         let outcome = if locked {
             SignIn::Locked
         } else {
             if password.expose().len() <= MAX_INPUT_BYTES {
                 self.hasher.verify(password, None).await?;
             }
-            let (failures, newly_locked) = self.unknown.record_failure(key, max);
+            let (failures, newly_locked) = self.unknown.record_failure(key, max, self.store.now());
             if newly_locked {
                 SignIn::Locked
             } else {
@@ -108,7 +108,7 @@ impl Auth {
         password: Secret,
         origin: Origin,
     ) -> Result<SignIn, AuthError> {
-        let now = Timestamp::now();
+        let now = self.store.now();
         if self.is_locked(&user, now) {
             self.audit(Event::LoginFailed, user.username, origin, "account locked")
                 .await?;
@@ -193,7 +193,7 @@ impl Auth {
         origin: Origin,
     ) -> Result<SignIn, AuthError> {
         let max = self.config.lockout.max_failures;
-        let now = Timestamp::now();
+        let now = self.store.now();
         let outcome = self
             .store
             .blocking(move |s| {

@@ -51,7 +51,7 @@ impl Auth {
                         }
                         .into());
                     };
-                    let now = Timestamp::now();
+                    let now = tx.now();
                     set_password(&mut user, phc, now, history);
                     users_t.put(&user)?;
                     super::links::void_all(&mut tx.tokens()?, &key)?;

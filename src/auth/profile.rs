@@ -1,7 +1,6 @@
 //! The User Profile: current-password checks, phone, and email changes confirmed
 //! from the new address (SECURITY P5, R5).
 
-use jiff::Timestamp;
 use minijinja::context;
 
 use super::links;
@@ -108,7 +107,7 @@ impl Auth {
                         Some(&key),
                         Some(new.as_str()),
                         ttl.signed(),
-                        Timestamp::now(),
+                        tx.now(),
                     )?;
                     let vars = context! {
                         user => crate::mail::compose::user_ctx(&u),
@@ -151,9 +150,10 @@ impl Auth {
         self.store
             .blocking(move |store| {
                 store.read(|tx| {
-                    let t = tx.tokens()?.get(&token::hash(&token))?.filter(|t| {
-                        t.kind == TokenKind::ConfirmEmail && t.is_live(Timestamp::now())
-                    });
+                    let t = tx
+                        .tokens()?
+                        .get(&token::hash(&token))?
+                        .filter(|t| t.kind == TokenKind::ConfirmEmail && t.is_live(tx.now()));
                     let Some(t) = t else { return Ok(None) };
                     let user = tx.users()?.get(t.user.as_deref().unwrap_or_default())?;
                     Ok(user.zip(t.email))
@@ -167,15 +167,15 @@ impl Auth {
     pub async fn confirm_email(&self, token: String, origin: Origin) -> Result<bool, AuthError> {
         let config = self.config.clone();
         let mailer = self.mailer.clone();
-        let done =
-            self.store
-                .blocking(move |store| {
-                    store.write(|tx| {
+        let done = self
+            .store
+            .blocking(move |store| {
+                store.write(|tx| {
                     let mut tokens_t = tx.tokens()?;
                     let hash = token::hash(&token);
-                    let t = tokens_t.get(&hash)?.filter(|t| {
-                        t.kind == TokenKind::ConfirmEmail && t.is_live(Timestamp::now())
-                    });
+                    let t = tokens_t
+                        .get(&hash)?
+                        .filter(|t| t.kind == TokenKind::ConfirmEmail && t.is_live(tx.now()));
                     let Some(t) = t else { return Ok(false) };
                     tokens_t.take(&hash)?;
                     let key = t.user.unwrap_or_default();
@@ -188,18 +188,18 @@ impl Auth {
                     users_t.put(&user)?;
                     // A reset link mailed to the old address must not outlive the change.
                     links::void_all(&mut tokens_t, &key)?;
-                    let vars =
-                        context! { new_email => new.as_str(), when => mail_time(Timestamp::now()) };
+                    let vars = context! { new_email => new.as_str(), when => mail_time(tx.now()) };
                     mailer.mail_user(&config, tx, &old, MailKind::EmailChanged, vars, None)?;
-                    tx.record(Event::EmailChanged,
+                    tx.record(
+                        Event::EmailChanged,
                         Some(&user.username),
                         &origin,
                         Some(format!("email changed to {new}")),
                     )?;
                     Ok::<_, AuthError>(true)
                 })
-                })
-                .await?;
+            })
+            .await?;
         self.mailer.wake();
         Ok(done)
     }

@@ -19,7 +19,7 @@ impl Auth {
         let queued = self
             .store
             .blocking(move |store| {
-                let now = Timestamp::now();
+                let now = store.now();
                 // Find the few accounts due a reminder in a read transaction, so the
                 // scan neither holds the write lock nor keeps every account in memory.
                 let due: Vec<String> = store.read(|tx| {

@@ -5,7 +5,7 @@
 //! time, is comparable. Mail is only queued here; SMTP is never on the request
 //! path.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use minijinja::context;
 
 use super::links;
@@ -52,7 +52,7 @@ impl Auth {
         let mailer = self.mailer.clone();
         let mailed = self.store.blocking(move |store| {
             store.write(|tx| {
-                let now = Timestamp::now();
+                let now = tx.now();
                 let mut users_t = tx.users()?;
                 let user = users_t.get(&key)?;
                 let (event, detail) = match user {
@@ -115,7 +115,7 @@ impl Auth {
                     let Some(t) = tx.tokens()?.get(&token::hash(&token))? else {
                         return Ok(None);
                     };
-                    if t.kind != TokenKind::Reset || !t.is_live(Timestamp::now()) {
+                    if t.kind != TokenKind::Reset || !t.is_live(tx.now()) {
                         return Ok(None);
                     }
                     let key = t.user.unwrap_or_default();
@@ -152,7 +152,7 @@ impl Auth {
                     let hash = token::hash(&token);
                     let live = tokens_t
                         .get(&hash)?
-                        .filter(|t| t.kind == TokenKind::Reset && t.is_live(Timestamp::now()));
+                        .filter(|t| t.kind == TokenKind::Reset && t.is_live(tx.now()));
                     let Some(t) = live else {
                         return Ok(false);
                     };
@@ -162,7 +162,7 @@ impl Auth {
                     let Some(mut user) = users_t.get(&key)? else {
                         return Ok(false);
                     };
-                    let now = Timestamp::now();
+                    let now = tx.now();
                     set_password(&mut user, phc, now, history);
                     users_t.put(&user)?;
                     links::void_all(&mut tokens_t, &key)?;

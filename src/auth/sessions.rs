@@ -29,7 +29,7 @@ impl Auth {
         let id_hash = token::hash(id);
         let limits = Limits::from_config(&self.config);
         let lock_check = self.config.lockout.auto_unlock_after.map(|d| d.signed());
-        let now = Timestamp::now();
+        let now = self.store.now();
         // The read is a few microseconds from redb's cache: done here, it saves a
         // hop to the blocking pool on every page view. Writes (fsync) hop.
         match check(
@@ -70,7 +70,7 @@ impl Auth {
             return Ok(None);
         }
         let id_hash = token::hash(id);
-        let now = Timestamp::now();
+        let now = self.store.now();
         let found = self.store.read(|tx| tx.sessions()?.ended(&id_hash))?;
         let Some(ended) = found else {
             return Ok(None);
@@ -111,7 +111,7 @@ impl Auth {
             .blocking(move |s| {
                 s.write(|tx| {
                     let users = tx.users()?;
-                    let now = Timestamp::now();
+                    let now = tx.now();
                     let mut sessions = tx.sessions()?;
                     let mut removed = sessions.sweep_ended(now)?;
                     removed += sessions.sweep(

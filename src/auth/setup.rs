@@ -34,7 +34,7 @@ pub fn first_admin_token(store: &Store) -> Result<Option<Secret>, StoreError> {
             None,
             None,
             FIRST_ADMIN_TTL,
-            Timestamp::now(),
+            tx.now(),
         )?;
         Ok(Some(issued.token))
     })
@@ -78,7 +78,7 @@ impl Auth {
                     let Some(t) = tx.tokens()?.get(&token::hash(&token))? else {
                         return Ok(None);
                     };
-                    if !t.is_live(Timestamp::now()) {
+                    if !t.is_live(tx.now()) {
                         return Ok(None);
                     }
                     let user = match &t.user {
@@ -158,10 +158,10 @@ impl Auth {
                     let Some(t) = tokens_t.get(&hash)? else {
                         return Ok(SetupOutcome::Gone);
                     };
-                    if !t.is_live(Timestamp::now()) || tokens_t.take(&hash)?.is_none() {
+                    if !t.is_live(tx.now()) || tokens_t.take(&hash)?.is_none() {
                         return Ok(SetupOutcome::Gone);
                     }
-                    let now = Timestamp::now();
+                    let now = tx.now();
                     let (user, event) = match (t.kind, username, t.user) {
                         (TokenKind::FirstAdmin, Some(name), _) => {
                             let mut u = UserRecord {

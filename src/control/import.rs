@@ -5,8 +5,6 @@
 
 use std::collections::HashMap;
 
-use jiff::Timestamp;
-
 use super::ops::{Ops, clean_text, parse_email, parse_phone};
 use super::protocol::{OpError, Response};
 use crate::domain::license;
@@ -89,7 +87,7 @@ fn parse(ops: &Ops<'_>, csv_text: &str) -> Result<Vec<(u64, UserRecord)>, OpErro
         }
     }
     let default_expiry = ops.default_expiry();
-    let now = Timestamp::now();
+    let now = ops.store.now();
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut out = Vec::new();
     let mut lines = LineCounter::new(csv_text);

@@ -2,7 +2,6 @@
 //!
 //! Blocking code: the server runs it on the blocking pool, the CLI directly.
 
-use jiff::Timestamp;
 use jiff::civil::Date;
 
 use super::import;
@@ -57,7 +56,7 @@ impl Ops<'_> {
 
     /// The public shape of an account.
     pub fn view(&self, u: &UserRecord) -> UserView {
-        let now = Timestamp::now();
+        let now = self.store.now();
         let max_age = self.config.policy.max_age.signed();
         UserView {
             username: u.username.clone(),
@@ -112,7 +111,7 @@ impl Ops<'_> {
             }
             None => None,
         };
-        let now = Timestamp::now();
+        let now = self.store.now();
         let mut user = UserRecord {
             username: username.as_str().to_owned(),
             name,

@@ -1,6 +1,5 @@
 //! Commands that send something: setup and reset links, backups, and the mail queue.
 
-use jiff::Timestamp;
 use minijinja::context;
 
 use super::ops::{Ops, find};
@@ -90,7 +89,7 @@ impl Ops<'_> {
             Some(&user.key()),
             None,
             ttl.signed(),
-            Timestamp::now(),
+            tx.now(),
         )?;
         let link = links::url(&self.config.server.base_url, kind.path, &issued.token);
         if let Some(to) = to {

@@ -1,4 +1,5 @@
 //! Domain types: parsed once at the edge, trusted everywhere else.
+pub mod clock;
 pub mod email;
 pub mod license;
 pub mod password;

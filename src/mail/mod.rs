@@ -104,7 +104,7 @@ impl Mailer {
             expires_at,
         } = mail;
         let rendered = self.templates.render(config, kind, to, vars)?;
-        let now = Timestamp::now();
+        let now = tx.now();
         let record = OutboxRecord {
             kind,
             to: rendered.to,

@@ -171,7 +171,8 @@ fn write_pickup(dir: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
         .mode(0o700)
         .create(dir)
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let stamp = jiff::Timestamp::now()
+    let stamp = crate::domain::clock::Clock::system()
+        .now()
         .strftime("%Y%m%dT%H%M%S%.6fZ")
         .to_string();
     let suffix: [u8; 4] = crate::domain::token::random_bytes();

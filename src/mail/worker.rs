@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 
 use super::Mailer;
 use super::transport::Transport;
@@ -38,6 +38,9 @@ pub struct Worker {
     mailer: Arc<Mailer>,
     metrics: Arc<Metrics>,
     transport: Transport,
+    /// One delivery at a time, whoever calls: the background loop, or a test
+    /// draining the queue. Two callers must never pick the same message.
+    sending: tokio::sync::Mutex<()>,
 }
 
 impl Worker {
@@ -54,12 +57,14 @@ impl Worker {
             mailer,
             metrics,
             transport,
+            sending: tokio::sync::Mutex::new(()),
         }
     }
 
     /// Delivers the message due soonest, if any.
     pub async fn try_send_next(&self) -> Result<Outcome, StoreError> {
-        let now = Timestamp::now();
+        let _one_at_a_time = self.sending.lock().await;
+        let now = self.store.now();
         let due = self
             .store
             .blocking(move |s| s.read(|tx| tx.outbox()?.next_due(now)))
@@ -99,7 +104,9 @@ impl Worker {
                 bump(&self.metrics.mail_failed);
                 let mut record = record;
                 record.attempts += 1;
-                record.next_attempt_at = Timestamp::now()
+                record.next_attempt_at = self
+                    .store
+                    .now()
                     .saturating_add(backoff(record.attempts))
                     .unwrap_or(now);
                 record.last_error = Some(error);
@@ -139,7 +146,7 @@ impl Worker {
     }
 
     /// Delivers forever; woken early by [`super::Mailer::wake`].
-    pub async fn run(self) {
+    pub async fn run(self: Arc<Self>) {
         loop {
             match self.try_send_next().await {
                 Ok(Outcome::Idle | Outcome::Retry) => {

@@ -93,11 +93,13 @@ pub struct AuditRecord {
 /// The audit log (append-only).
 pub struct Audit<T> {
     table: T,
+    /// The time of the transaction, given to every event appended in it.
+    now: Timestamp,
 }
 
 impl<T> Audit<T> {
-    pub(super) fn new(table: T) -> Self {
-        Self { table }
+    pub(super) fn new(table: T, now: Timestamp) -> Self {
+        Self { table, now }
     }
 }
 
@@ -135,7 +137,7 @@ impl Audit<Table<'_, u64, &'static [u8]>> {
     ) -> Result<(), StoreError> {
         let next = self.table.last()?.map_or(1, |(k, _)| k.value() + 1);
         let record = AuditRecord {
-            time: Timestamp::now(),
+            time: self.now,
             event,
             user: user.map(str::to_owned),
             ip: origin.ip.clone(),

@@ -79,7 +79,7 @@ impl Store {
                 .create(&copy_path)
                 .map_err(StoreError::from)?;
             let dst = copy.begin_write().map_err(StoreError::from)?;
-            self.read(|src| copy_all(&src.0, &dst))?;
+            self.read(|src| copy_all(&src.tx, &dst))?;
             dst.commit().map_err(StoreError::from)?;
         }
         let bytes = write_container(&copy_path, dest)?;
@@ -100,9 +100,7 @@ pub fn scheduled(store: &Store, dir: &Path, keep: usize) -> Result<PathBuf, Back
         .mode(0o700)
         .create(dir)
         .map_err(io(dir))?;
-    let stamp = jiff::Timestamp::now()
-        .strftime("%Y%m%dT%H%M%S%.3fZ")
-        .to_string();
+    let stamp = store.now().strftime("%Y%m%dT%H%M%S%.3fZ").to_string();
     let path = dir.join(format!("{SCHEDULED_PREFIX}{stamp}{SCHEDULED_SUFFIX}"));
     let counts = store.backup_to(&path)?;
     store.write(|tx| {
@@ -353,7 +351,9 @@ pub fn restore(
         }
     };
     let kept = if live.exists() {
-        let stamp = jiff::Timestamp::now()
+        // A restore runs with the server stopped: the system clock is the clock.
+        let stamp = crate::domain::clock::Clock::system()
+            .now()
             .strftime("%Y%m%dT%H%M%SZ")
             .to_string();
         let kept = data_dir.join(format!("{}.before-restore-{stamp}", super::DB_FILE));

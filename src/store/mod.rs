@@ -14,6 +14,7 @@ pub mod tables;
 pub mod tokens;
 pub mod users;
 
+use jiff::Timestamp;
 use redb::{
     Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table,
     WriteTransaction,
@@ -24,6 +25,8 @@ use std::fs::{DirBuilder, OpenOptions, Permissions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use crate::domain::clock::Clock;
 
 use audit::Audit;
 use outbox::Outbox;
@@ -97,6 +100,8 @@ pub struct Store {
     dir: PathBuf,
     /// Counts write transactions of every clone; see [`Store::generation`].
     generation: Arc<std::sync::atomic::AtomicU64>,
+    /// Where every transaction's "now" comes from.
+    clock: Clock,
 }
 
 impl Store {
@@ -105,6 +110,11 @@ impl Store {
     /// The directory is made 0700 and the file 0600. A second process opening
     /// the same directory gets [`StoreError::InUse`].
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Self::open_with_clock(dir, Clock::system())
+    }
+
+    /// [`Store::open`], with the clock every transaction reads its time from.
+    pub fn open_with_clock(dir: &Path, clock: Clock) -> Result<Store, StoreError> {
         prepare_dir(dir)?;
         let path = dir.join(DB_FILE);
         let io = |source| StoreError::Io {
@@ -133,6 +143,7 @@ impl Store {
             db: Arc::new(db),
             dir: dir.to_owned(),
             generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            clock,
         };
         store.upgrade()?;
         Ok(store)
@@ -142,12 +153,24 @@ impl Store {
         &self.dir
     }
 
+    /// The current time by this store's clock (see [`Clock`]).
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// Runs `f` in a read transaction (a consistent snapshot).
     pub fn read<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&Read) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = Read(self.db.begin_read().map_err(StoreError::from)?);
+        let tx = Read {
+            tx: self.db.begin_read().map_err(StoreError::from)?,
+            now: self.clock.now(),
+        };
         f(&tx)
     }
 
@@ -156,9 +179,12 @@ impl Store {
         &self,
         f: impl FnOnce(&Write) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = Write(self.db.begin_write().map_err(StoreError::from)?);
+        let tx = Write {
+            tx: self.db.begin_write().map_err(StoreError::from)?,
+            now: self.clock.now(),
+        };
         let value = f(&tx)?; // dropping `tx` on error aborts it
-        let committed = tx.0.commit();
+        let committed = tx.tx.commit();
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         committed.map_err(StoreError::from)?;
@@ -185,7 +211,7 @@ impl Store {
     /// Reads the file's own settings table: that the data file answers.
     pub fn check(&self) -> Result<(), StoreError> {
         self.read(|tx| {
-            tx.0.open_table(META)?;
+            tx.tx.open_table(META)?;
             Ok(())
         })
     }
@@ -200,7 +226,7 @@ impl Store {
     /// The key that signs CSRF tokens; created with the file.
     pub fn csrf_key(&self) -> Result<[u8; 32], StoreError> {
         self.read(|tx| {
-            let meta = tx.0.open_table(META)?;
+            let meta = tx.tx.open_table(META)?;
             let value = meta.get(KEY_CSRF)?.ok_or(StoreError::Corrupt {
                 table: "meta",
                 detail: "no csrf_key".into(),
@@ -215,7 +241,7 @@ impl Store {
     fn upgrade(&self) -> Result<(), StoreError> {
         // Most starts find everything in place: check in a read transaction and
         // write (an fsync) only when something is missing or older.
-        let (found, has_key) = self.read(|tx| match tx.0.open_table(META) {
+        let (found, has_key) = self.read(|tx| match tx.tx.open_table(META) {
             Ok(meta) => {
                 let found = match meta.get(KEY_SCHEMA_VERSION)? {
                     Some(v) => decode::<u32>("meta", v.value())?,
@@ -240,9 +266,9 @@ impl Store {
                 if found > 0 {
                     self.backup_before_migration(found)?;
                 }
-                tables::migrate(&tx.0, found)?;
+                tables::migrate(&tx.tx, found)?;
             }
-            let mut meta = tx.0.open_table(META)?;
+            let mut meta = tx.tx.open_table(META)?;
             meta.insert(KEY_SCHEMA_VERSION, encode(&SCHEMA_VERSION).as_slice())?;
             if meta.get(KEY_CSRF)?.is_none() {
                 let key: [u8; 32] = crate::domain::token::random_bytes();
@@ -255,65 +281,82 @@ impl Store {
 
 /// A read transaction: a consistent snapshot of every table, reached through
 /// the typed handles below. Nothing outside `store` opens a table.
-pub struct Read(ReadTransaction);
+pub struct Read {
+    tx: ReadTransaction,
+    now: Timestamp,
+}
 
 /// A write transaction: everything done through its handles commits together
 /// when the closure given to [`Store::write`] returns `Ok`, or not at all.
-pub struct Write(WriteTransaction);
+pub struct Write {
+    tx: WriteTransaction,
+    now: Timestamp,
+}
 
 type ReadTable<K> = ReadOnlyTable<K, &'static [u8]>;
 type WriteTable<'t, K> = Table<'t, K, &'static [u8]>;
 
 impl Read {
+    /// The time this snapshot was taken, by the store's clock.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
     pub fn users(&self) -> Result<Users<ReadTable<&'static str>>, StoreError> {
-        Ok(Users::new(self.0.open_table(USERS)?))
+        Ok(Users::new(self.tx.open_table(USERS)?))
     }
 
     pub fn sessions(&self) -> Result<Sessions<ReadTable<&'static [u8]>>, StoreError> {
         Ok(Sessions::new(
-            self.0.open_table(SESSIONS)?,
-            self.0.open_table(ENDED_SESSIONS)?,
+            self.tx.open_table(SESSIONS)?,
+            self.tx.open_table(ENDED_SESSIONS)?,
         ))
     }
 
     pub fn tokens(&self) -> Result<Tokens<ReadTable<&'static [u8]>, ()>, StoreError> {
-        Ok(Tokens::new(self.0.open_table(TOKENS)?, ()))
+        Ok(Tokens::new(self.tx.open_table(TOKENS)?, ()))
     }
 
     pub fn audit(&self) -> Result<Audit<ReadTable<u64>>, StoreError> {
-        Ok(Audit::new(self.0.open_table(AUDIT)?))
+        Ok(Audit::new(self.tx.open_table(AUDIT)?, self.now))
     }
 
     pub fn outbox(&self) -> Result<Outbox<ReadTable<u64>>, StoreError> {
-        Ok(Outbox::new(self.0.open_table(OUTBOX)?))
+        Ok(Outbox::new(self.tx.open_table(OUTBOX)?))
     }
 }
 
 impl Write {
+    /// The time this transaction began, by the store's clock: every record
+    /// it writes carries the same "now".
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
     pub fn users(&self) -> Result<Users<WriteTable<'_, &'static str>>, StoreError> {
-        Ok(Users::new(self.0.open_table(USERS)?))
+        Ok(Users::new(self.tx.open_table(USERS)?))
     }
 
     pub fn sessions(&self) -> Result<Sessions<WriteTable<'_, &'static [u8]>>, StoreError> {
         Ok(Sessions::new(
-            self.0.open_table(SESSIONS)?,
-            self.0.open_table(ENDED_SESSIONS)?,
+            self.tx.open_table(SESSIONS)?,
+            self.tx.open_table(ENDED_SESSIONS)?,
         ))
     }
 
     pub fn tokens(&self) -> Result<TokensMut<'_>, StoreError> {
         Ok(Tokens::new(
-            self.0.open_table(TOKENS)?,
-            self.0.open_multimap_table(USER_TOKENS)?,
+            self.tx.open_table(TOKENS)?,
+            self.tx.open_multimap_table(USER_TOKENS)?,
         ))
     }
 
     pub fn audit(&self) -> Result<Audit<WriteTable<'_, u64>>, StoreError> {
-        Ok(Audit::new(self.0.open_table(AUDIT)?))
+        Ok(Audit::new(self.tx.open_table(AUDIT)?, self.now))
     }
 
     pub fn outbox(&self) -> Result<Outbox<WriteTable<'_, u64>>, StoreError> {
-        Ok(Outbox::new(self.0.open_table(OUTBOX)?))
+        Ok(Outbox::new(self.tx.open_table(OUTBOX)?))
     }
 
     /// Appends one audit event in this transaction (a shorthand for the
@@ -334,9 +377,7 @@ impl Store {
     /// Nothing else writes while the store is being opened, so the raw file is consistent.
     fn backup_before_migration(&self, from: u32) -> Result<(), StoreError> {
         let path = self.dir.join(DB_FILE);
-        let stamp = jiff::Timestamp::now()
-            .strftime("%Y%m%dT%H%M%SZ")
-            .to_string();
+        let stamp = self.clock.now().strftime("%Y%m%dT%H%M%SZ").to_string();
         let dest = self
             .dir
             .join(format!("pre-migration-v{from}-{stamp}.lkbackup"));

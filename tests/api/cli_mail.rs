@@ -6,6 +6,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use latchkey::control::protocol::{Request, Response};
+use latchkey::mail::worker::Outcome;
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -103,7 +104,7 @@ async fn user_add_prints_and_mails_the_same_setup_link() {
     .await;
 
     let link = printed_link(&out, "/setup/");
-    let mail = sink.wait_for(1, Duration::from_secs(5)).await;
+    let mail = app.mail_in(&sink).await;
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].to, vec!["bob@example.org".to_string()]);
     assert_eq!(mail[0].link("/setup/").as_deref(), Some(link.as_str()));
@@ -127,7 +128,7 @@ async fn import_with_send_invites_mails_each_account_its_own_link() {
     )
     .await;
 
-    let mail = sink.wait_for(3, Duration::from_secs(5)).await;
+    let mail = app.mail_in(&sink).await;
     assert_eq!(mail.len(), 3);
     let mut tokens = Vec::new();
     for user in rows {
@@ -157,7 +158,7 @@ async fn import_without_send_invites_mails_nothing() {
     cli_ok(app.data_dir(), &["user", "import", file.to_str().unwrap()]).await;
 
     assert!(queued(&app).await.is_empty(), "nothing queued");
-    let mail = sink.wait_for(1, Duration::from_millis(800)).await;
+    let mail = app.mail_in(&sink).await;
     assert!(mail.is_empty(), "nothing mailed: {mail:?}");
 }
 
@@ -179,7 +180,7 @@ async fn reset_link_prints_and_with_send_also_mails() {
     let sent_out = cli_ok(app.data_dir(), &["reset-link", "alice", "--send"]).await;
 
     let sent = printed_link(&sent_out, "/reset/");
-    let mail = sink.wait_for(1, Duration::from_secs(5)).await;
+    let mail = app.mail_in(&sink).await;
     assert_eq!(mail.len(), 1, "only the --send link is mailed");
     assert_eq!(mail[0].to, vec!["alice@example.org".to_string()]);
     assert_eq!(mail[0].link("/reset/").as_deref(), Some(sent.as_str()));
@@ -217,12 +218,7 @@ async fn mail_queue_lists_waiting_mail_without_its_link() {
     )
     .await;
     assert_eq!(res.status(), 200);
-    for _ in 0..60 {
-        if queued(&app).await.first().is_some_and(|m| m.attempts >= 1) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.deliver_mail().await; // one attempt, refused
 
     let (out, lines) = queue_json(app.data_dir()).await;
 
@@ -245,7 +241,8 @@ async fn mail_queue_lists_waiting_mail_without_its_link() {
     assert!(m["last_error"].as_str().unwrap().contains("refused"), "{m}");
     assert!(!out.contains("/reset/") && !out.contains("http"), "{out}");
     let sink = SmtpSink::start_on(port).await;
-    let mail = sink.wait_for(1, Duration::from_secs(6)).await;
+    app.advance(Duration::from_secs(5 * 60 + 1)); // past the longest backoff
+    let mail = app.mail_in(&sink).await;
     assert_eq!(mail.len(), 1, "delivered once SMTP is back");
     let token = mail[0].token("/reset/").expect("a reset link");
     assert!(!out.contains(&token), "the queue never shows the token");
@@ -273,7 +270,7 @@ async fn mail_test_sends_through_the_configured_smtp() {
 
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("accepted"), "{}", stdout(&o));
-    let mail = sink.wait_for(1, Duration::from_secs(5)).await;
+    let mail = sink.messages();
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].to, vec!["someone@example.org".to_string()]);
     let subject = mail[0].header("Subject").unwrap_or_default();
@@ -342,14 +339,11 @@ async fn direct_mode_queues_mail_that_the_server_later_delivers() {
         .await
         .expect("server starts");
     let pickup = data.join("mail-pickup");
-    let mut delivered = Vec::new();
-    for _ in 0..100 {
-        delivered = eml_files(&pickup);
-        if !delivered.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    while matches!(
+        running.mail.try_send_next().await.unwrap(),
+        Outcome::Sent | Outcome::Dropped
+    ) {}
+    let delivered = eml_files(&pickup);
     assert_eq!(delivered.len(), 1, "one .eml in {}", pickup.display());
     let message = Received {
         from: String::new(),
@@ -358,14 +352,7 @@ async fn direct_mode_queues_mail_that_the_server_later_delivers() {
     };
     assert!(message.raw.contains("c@example.org"));
     assert_eq!(message.link("/setup/").as_deref(), Some(link.as_str()));
-    let mut after = String::from("?");
-    for _ in 0..20 {
-        after = queue_json(&data).await.0;
-        if after.trim().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let after = queue_json(&data).await.0;
     assert!(after.trim().is_empty(), "the outbox is empty: {after}");
     running.stop().await.unwrap();
 }

@@ -334,7 +334,7 @@ async fn point3_a_timed_out_session_says_why_even_after_the_sweep() {
     let swept = alice_signed_in(&app).await;
     let direct = alice_signed_in(&app).await;
 
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.advance(Duration::from_millis(1200));
     assert!(app.auth.sweep().await.unwrap() >= 2, "both sessions swept");
 
     for client in [swept, direct] {

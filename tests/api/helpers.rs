@@ -13,7 +13,9 @@ use latchkey::auth::Auth;
 use latchkey::config::{Config, Dur, Smtp, SmtpSecurity};
 use latchkey::control::ops::Ops;
 use latchkey::control::protocol::{NewUser, Request, Response};
+use latchkey::domain::clock::{Clock, ClockHand};
 use latchkey::domain::secret::Secret;
+use latchkey::mail::worker::{Outcome, Worker};
 use latchkey::server::{self, Running};
 use latchkey::store::audit::Origin;
 
@@ -30,6 +32,10 @@ pub struct TestApp {
     pub config: Config,
     pub auth: Arc<Auth>,
     pub setup_link: Option<String>,
+    /// The server's clock, and the hand that moves it ([`TestApp::advance`]).
+    clock: Clock,
+    hand: ClockHand,
+    mail: Arc<Worker>,
     running: Option<Running>,
 }
 
@@ -65,13 +71,28 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = test_config(dir.path());
     adjust(&mut config);
-    config.validate().expect("test config is valid");
-    let running = server::start(config.clone()).await.expect("server starts");
+    let (clock, hand) = Clock::adjustable();
+    start_in(dir, config, clock, hand).await
+}
+
+async fn start_in(
+    dir: tempfile::TempDir,
+    config: Config,
+    clock: Clock,
+    hand: ClockHand,
+) -> TestApp {
+    config.clone().validate().expect("test config is valid");
+    let running = server::start_with_clock(config.clone(), clock.clone())
+        .await
+        .expect("server starts");
     TestApp {
         addr: running.addr,
         base: format!("http://{}", running.addr),
         auth: running.auth.clone(),
         setup_link: running.setup_link.clone(),
+        clock,
+        hand,
+        mail: running.mail.clone(),
         dir,
         config,
         running: Some(running),
@@ -97,6 +118,33 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Moves the server's clock forward by `by`: expiry, timeouts, lockout
+    /// and password age all follow it, without the test sleeping.
+    pub fn advance(&self, by: Duration) {
+        self.hand.advance(by);
+    }
+
+    /// Delivers every message that is due now, one after another through the
+    /// server's own mail worker, and returns how many the SMTP server accepted.
+    /// A failed delivery stops the drain (the message waits for its backoff).
+    pub async fn deliver_mail(&self) -> usize {
+        let mut sent = 0;
+        loop {
+            match self.mail.try_send_next().await.expect("outbox readable") {
+                Outcome::Sent => sent += 1,
+                Outcome::Dropped => {}
+                Outcome::Idle | Outcome::Retry => return sent,
+            }
+        }
+    }
+
+    /// Delivers what is due (see [`TestApp::deliver_mail`]) and returns
+    /// everything `sink` has received.
+    pub async fn mail_in(&self, sink: &SmtpSink) -> Vec<crate::smtp::Received> {
+        self.deliver_mail().await;
+        sink.messages()
     }
 
     /// A browser: its own cookie jar, redirects not followed.
@@ -144,6 +192,25 @@ impl TestApp {
         if let Some(r) = self.running.take() {
             r.stop().await.expect("server stops");
         }
+    }
+
+    /// Stops the server and starts a new one on the same data directory and
+    /// clock (time moved forward stays moved), with `adjust` applied to the config.
+    pub async fn restart(mut self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        self.stop().await;
+        let TestApp {
+            dir,
+            mut config,
+            clock,
+            hand,
+            auth,
+            mail,
+            ..
+        } = self;
+        // The old server's handles keep its store open; let go of them first.
+        drop((auth, mail));
+        adjust(&mut config);
+        start_in(dir, config, clock, hand).await
     }
 
     /// Runs the built binary against this app's data directory.

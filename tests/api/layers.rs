@@ -140,3 +140,58 @@ fn the_layer_check_finds_a_back_edge_and_a_cycle() {
     );
     assert!(!wrong.iter().any(|w| w.contains("web")), "{wrong:?}");
 }
+
+/// Files in src/ that read the system time directly, instead of the store's clock.
+fn clock_bypasses(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(src).unwrap();
+        if relative == Path::new("domain/clock.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if code.contains("Timestamp::now()") || code.contains("SystemTime::now()") {
+                found.push(format!("{}:{}: {}", relative.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+/// Issue 12 point 5: every "now" comes from one injected clock
+/// (`domain::clock`), so tests move time instead of sleeping.
+#[test]
+fn time_is_read_only_through_the_clock() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let wrong = clock_bypasses(&src);
+    assert!(
+        wrong.is_empty(),
+        "the system clock read directly:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_clock_check_finds_a_direct_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    std::fs::create_dir_all(src.join("domain")).unwrap();
+    std::fs::write(
+        src.join("domain/clock.rs"),
+        "fn now() { Timestamp::now(); }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("auth.rs"),
+        "// Timestamp::now() in a comment\nlet t = jiff::Timestamp::now();\n",
+    )
+    .unwrap();
+    assert_eq!(
+        clock_bypasses(src),
+        ["auth.rs:2: let t = jiff::Timestamp::now();"]
+    );
+}

@@ -208,7 +208,7 @@ async fn auto_unlock_after_lifts_the_lock() {
     let still_locked = login(&app.client(), &app, "alice", PASSWORD).await;
     assert_eq!(still_locked.status(), 403);
 
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.advance(Duration::from_millis(1200));
 
     let res = login(&app.client(), &app, "alice", PASSWORD).await;
     assert_eq!(res.status(), 303);
@@ -221,7 +221,7 @@ async fn auto_unlock_after_applies_alike_to_unknown_names() {
     let (locked, _) = fail(&app, "zelda", 3).await;
     assert_eq!(locked, 403);
 
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.advance(Duration::from_millis(1200));
 
     let (status, body) = fail(&app, "zelda", 1).await;
     assert_eq!(status, 401);

@@ -258,7 +258,7 @@ async fn l8_user_names_are_case_insensitive() {
 async fn p4_a_password_past_max_age_signs_in_to_the_change_page() {
     let app = spawn_with(|config| config.policy.max_age = latchkey::config::Dur::secs(1)).await;
     app.add_user("alice", PASSWORD).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    app.advance(std::time::Duration::from_millis(1200));
     let client = app.client();
 
     let res = login(&client, &app, "alice", PASSWORD).await;

@@ -1,7 +1,5 @@
 //! Mail delivery through a real SMTP conversation (CONTRACT section 5; SECURITY R6, D2).
 
-use std::time::Duration;
-
 use crate::helpers::*;
 
 /// A reset request reaches the SMTP sink with a base_url link, multipart, from mail.from.
@@ -21,7 +19,7 @@ async fn forgot_password_mails_a_reset_link() {
     .await;
 
     assert_eq!(res.status(), 200);
-    let mail = sink.wait_for(1, Duration::from_secs(5)).await;
+    let mail = app.mail_in(&sink).await;
     assert_eq!(mail.len(), 1, "one message");
     let m = &mail[0];
     assert_eq!(m.to, vec!["alice@example.org".to_string()]);

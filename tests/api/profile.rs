@@ -92,16 +92,15 @@ fn assert_profile_forms(html: &str) {
     }
 }
 
-/// Waits up to 5 s for `n` messages to `to`.
-async fn mail_to(sink: &SmtpSink, to: &str, n: usize) -> Vec<Received> {
-    for _ in 0..100 {
-        let mail = sink.to(to);
-        if mail.len() >= n {
-            return mail;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("fewer than {n} messages reached {to}: {:?}", sink.to(to));
+/// Delivers what is due and returns the messages to `to`, at least `n` of them.
+async fn mail_to(app: &TestApp, sink: &SmtpSink, to: &str, n: usize) -> Vec<Received> {
+    app.deliver_mail().await;
+    let mail = sink.to(to);
+    assert!(
+        mail.len() >= n,
+        "fewer than {n} messages reached {to}: {mail:?}"
+    );
+    mail
 }
 
 fn subject(m: &Received) -> String {
@@ -247,7 +246,7 @@ async fn changing_the_password_revokes_other_sessions_and_renews_this_one() {
         login(&app.client(), &app, "alice", PASSWORD).await.status(),
         401
     );
-    let mail = mail_to(&sink, "alice@example.org", 1).await;
+    let mail = mail_to(&app, &sink, "alice@example.org", 1).await;
     assert!(
         subject(&mail[0]).contains("password was changed"),
         "{}",
@@ -307,7 +306,7 @@ async fn request_email_change(
     let res = save_contact(client, app, &fields).await;
     assert_eq!(res.status(), 303);
     assert!(location(&res).starts_with("/profile"), "{}", location(&res));
-    let mail = mail_to(sink, new, 1).await;
+    let mail = mail_to(app, sink, new, 1).await;
     let link = mail[0]
         .link("/confirm-email/")
         .expect("a confirmation link");
@@ -352,7 +351,7 @@ async fn p5_a_new_email_is_confirmed_from_the_new_address() {
         show(&app, "alice").await.email.as_deref(),
         Some("alice@new.example")
     );
-    let told = mail_to(&sink, "alice@example.org", 1).await;
+    let told = mail_to(&app, &sink, "alice@example.org", 1).await;
     assert!(subject(&told[0]).contains("email address was changed"));
     assert!(told[0].text().contains("alice@new.example"));
     assert_eq!(get(&confirmer, &app, &path).await.status(), 410);
@@ -399,7 +398,7 @@ async fn p4_an_expired_password_must_be_changed_at_sign_in() {
     app.add_user("alice", PASSWORD).await;
     signed_in(&app, "alice", PASSWORD).await;
 
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    app.advance(Duration::from_millis(2200));
     let client = app.client();
     let res = login(&client, &app, "alice", PASSWORD).await;
 
@@ -464,13 +463,13 @@ async fn one_expiry_reminder_per_password() {
     let second = app.auth.send_expiry_reminders().await.unwrap();
 
     assert_eq!((first, second), (1, 0));
-    let mail = mail_to(&sink, "alice@example.org", 1).await;
+    let mail = mail_to(&app, &sink, "alice@example.org", 1).await;
     assert_eq!(subject(&mail[0]), "Your password expires in 5 days");
     let (client, _) = signed_in(&app, "alice", PASSWORD).await;
     let res = change_password(&client, &app, PASSWORD, NEW_PASSWORD).await;
     assert_eq!(res.status(), 303);
     assert_eq!(app.auth.send_expiry_reminders().await.unwrap(), 1);
-    let mail = mail_to(&sink, "alice@example.org", 3).await;
+    let mail = mail_to(&app, &sink, "alice@example.org", 3).await;
     let reminders = mail
         .iter()
         .filter(|m| subject(m).contains("expires in"))

@@ -6,9 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey::config::{Config, Dur};
+use latchkey::config::Dur;
 use latchkey::control::protocol::{QueuedMail, Request, Response};
-use latchkey::server::{self, Running};
 
 use crate::helpers::*;
 use crate::smtp::Received;
@@ -39,8 +38,8 @@ fn normalised(page: &str, username: &str) -> String {
 }
 
 /// The reset token in the `n`-th message (1-based) the sink receives.
-async fn nth_token(sink: &SmtpSink, n: usize) -> String {
-    let mail = sink.wait_for(n, Duration::from_secs(5)).await;
+async fn nth_token(app: &TestApp, sink: &SmtpSink, n: usize) -> String {
+    let mail = app.mail_in(sink).await;
     assert!(mail.len() >= n, "expected {n} messages, got {}", mail.len());
     let m = &mail[n - 1];
     m.token("/reset/")
@@ -52,7 +51,7 @@ async fn request_token(app: &TestApp, sink: &SmtpSink, username: &str) -> String
     let before = sink.messages().len();
     let (status, _) = forgot(app, &app.client(), username).await;
     assert_eq!(status, 200);
-    nth_token(sink, before + 1).await
+    nth_token(app, sink, before + 1).await
 }
 
 /// `POST /reset/{token}`; the CSRF token comes from `/forgot`, so this works
@@ -120,35 +119,25 @@ async fn mail_queue(app: &TestApp) -> Vec<QueuedMail> {
     }
 }
 
-/// Waits (up to 5 s) until the outbox is empty; then every message the sink
-/// will ever get from what was queued so far has arrived.
+/// Longer than the worker's longest wait between two attempts at a message.
+const PAST_ANY_BACKOFF: Duration = Duration::from_secs(5 * 60 + 1);
+
+/// Delivers everything due through the server's mail worker; then every
+/// message the sink will ever get from what was queued so far has arrived.
 async fn delivered(app: &TestApp, sink: &SmtpSink) -> Vec<Received> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !mail_queue(app).await.is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "outbox never emptied"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    app.deliver_mail().await;
+    assert!(mail_queue(app).await.is_empty(), "outbox not emptied");
     sink.messages()
 }
 
-/// Waits (up to 3 s) for the one queued message to have failed at least once.
+/// Attempts the one queued message (the SMTP server is down) and returns it
+/// once it has failed at least once.
 async fn failed_once(app: &TestApp) -> QueuedMail {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    loop {
-        let queue = mail_queue(app).await;
-        if let [m] = queue.as_slice()
-            && m.attempts >= 1
-        {
-            return m.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no failed attempt recorded: {queue:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    app.deliver_mail().await;
+    let queue = mail_queue(app).await;
+    match queue.as_slice() {
+        [m] if m.attempts >= 1 => m.clone(),
+        _ => panic!("no failed attempt recorded: {queue:?}"),
     }
 }
 
@@ -164,44 +153,6 @@ async fn count_events(app: &TestApp, event: &str, user: Option<&str>) -> usize {
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
-}
-
-/// A started server on the same data directory as a stopped app.
-struct Restarted {
-    _dir: tempfile::TempDir,
-    running: Option<Running>,
-    base: String,
-}
-
-impl Restarted {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn stop(&mut self) {
-        if let Some(r) = self.running.take() {
-            r.stop().await.expect("server stops");
-        }
-    }
-}
-
-/// Stops `app`, lets go of its store and serves its data directory again with `config`.
-async fn restart(mut app: TestApp, adjust: impl FnOnce(&mut Config)) -> Restarted {
-    app.stop().await;
-    let TestApp {
-        dir,
-        mut config,
-        auth,
-        ..
-    } = app;
-    drop(auth);
-    adjust(&mut config);
-    let running = server::start(config).await.expect("server restarts");
-    Restarted {
-        base: format!("http://{}", running.addr),
-        _dir: dir,
-        running: Some(running),
-    }
 }
 
 fn browser() -> reqwest::Client {
@@ -233,7 +184,7 @@ async fn reset_link_is_mailed_and_works_exactly_once_r1_r3_r7() {
 
     let (status, _) = forgot(&app, &app.client(), "alice").await;
     assert_eq!(status, 200);
-    let mail = sink.wait_for(1, Duration::from_secs(5)).await;
+    let mail = app.mail_in(&sink).await;
     let m = &mail[0];
     assert_eq!(m.from, app.config.mail.from);
     assert!(m.header("From").unwrap().contains(&app.config.mail.from));
@@ -293,7 +244,7 @@ async fn reset_link_expires_after_link_ttl_r4() {
         200
     );
 
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.advance(Duration::from_millis(1200));
 
     let res = client.get(app.url(&path)).send().await.unwrap();
     assert_eq!(res.status(), 410);
@@ -420,7 +371,7 @@ async fn a_reset_revokes_other_sessions_and_mails_a_notice_r8_s4() {
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/login");
 
-    let mail = sink.wait_for(2, Duration::from_secs(5)).await;
+    let mail = app.mail_in(&sink).await;
     let notice = mail
         .iter()
         .find(|m| {
@@ -542,7 +493,7 @@ async fn admin_reset_link_unlocks_a_locked_account() {
     };
     assert!(link.starts_with(LINK_PREFIX), "{link}");
     assert_eq!(mailed_to.as_deref(), Some("alice@example.org"));
-    let mail = sink.wait_for(1, Duration::from_secs(5)).await;
+    let mail = app.mail_in(&sink).await;
     assert_eq!(mail[0].link("/reset/").as_deref(), Some(link.as_str()));
 
     let token = link.rsplit('/').next().unwrap();
@@ -615,7 +566,7 @@ async fn links_ignore_a_forged_host_r6() {
         .unwrap();
     assert_eq!(res.status(), 200);
 
-    let mail = sink.wait_for(1, Duration::from_secs(5)).await;
+    let mail = app.mail_in(&sink).await;
     assert_eq!(mail.len(), 1);
     let link = mail[0].link("/reset/").unwrap();
     assert!(link.starts_with(LINK_PREFIX), "{link}");
@@ -703,10 +654,10 @@ async fn mail_waits_for_smtp_to_come_back_d2() {
     assert!(queued.last_error.is_some(), "{queued:?}");
 
     let sink = SmtpSink::start_on(port).await;
-    let mail = sink.wait_for(1, Duration::from_secs(5)).await;
+    app.advance(PAST_ANY_BACKOFF);
+    let mail = delivered(&app, &sink).await;
     assert_eq!(mail.len(), 1, "delivered once the server is back");
     assert!(mail[0].link("/reset/").is_some());
-    delivered(&app, &sink).await;
     assert!(mail_queue(&app).await.is_empty());
 }
 
@@ -722,9 +673,10 @@ async fn queued_mail_survives_a_restart_d2() {
 
     app.stop().await;
     let sink = SmtpSink::start_on(port).await;
-    let mut again = restart(app, |_| {}).await;
+    let mut again = app.restart(|_| {}).await;
 
-    let mail = sink.wait_for(1, Duration::from_secs(5)).await;
+    again.advance(PAST_ANY_BACKOFF);
+    let mail = delivered(&again, &sink).await;
     assert_eq!(mail.len(), 1, "delivered after the restart");
     let token = mail[0].token("/reset/").unwrap();
     let client = browser();
@@ -756,23 +708,13 @@ async fn without_smtp_mail_goes_to_the_pickup_folder() {
     assert_eq!(status, 200);
 
     let folder = app.data_dir().join("mail-pickup");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    let eml = loop {
-        let found = std::fs::read_dir(&folder).ok().and_then(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .find(|p| p.extension().is_some_and(|x| x == "eml"))
-        });
-        if let Some(path) = found {
-            break path;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no .eml file appeared"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    app.deliver_mail().await;
+    let eml = std::fs::read_dir(&folder)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "eml"))
+        .expect("an .eml file in the pickup folder");
 
     let mode = std::fs::metadata(&eml).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{}", eml.display());

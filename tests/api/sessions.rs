@@ -194,14 +194,14 @@ async fn s5_idle_timeout_is_enforced_server_side() {
     let (_client, id) = signed_in(&app).await;
 
     for _ in 0..2 {
-        tokio::time::sleep(Duration::from_millis(600)).await;
+        app.advance(Duration::from_millis(600));
         assert_eq!(
             replay(&app, "/", &id).await.status(),
             200,
             "active: still alive"
         );
     }
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.advance(Duration::from_millis(1200));
 
     assert_sent_to_login(&replay(&app, "/", &id).await);
 }
@@ -214,10 +214,10 @@ async fn s5_absolute_timeout_is_enforced_server_side() {
     let (_client, id) = signed_in(&app).await;
 
     for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        app.advance(Duration::from_millis(500));
         assert_eq!(replay(&app, "/", &id).await.status(), 200, "within 2 s");
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    app.advance(Duration::from_millis(800));
 
     assert_sent_to_login(&replay(&app, "/", &id).await);
 }

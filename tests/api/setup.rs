@@ -230,7 +230,7 @@ async fn a_setup_link_expires_after_setup_link_ttl() {
         200
     );
 
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.advance(Duration::from_millis(1200));
 
     let res = client.get(app.url(&path)).send().await.unwrap();
     assert_eq!(res.status(), 410);

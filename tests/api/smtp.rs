@@ -2,11 +2,9 @@
 //! keeps every message it receives, raw, for the test to read.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 #[derive(Debug, Clone)]
@@ -83,7 +81,6 @@ fn decode(raw: &str) -> String {
 pub struct SmtpSink {
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
-    arrived: Arc<Notify>,
     task: JoinHandle<()>,
 }
 
@@ -99,39 +96,24 @@ impl SmtpSink {
             .expect("sink binds");
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
-        let arrived = Arc::new(Notify::new());
-        let (r, a) = (received.clone(), arrived.clone());
+        let r = received.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (r, a) = (r.clone(), a.clone());
+                let r = r.clone();
                 tokio::spawn(async move {
-                    let _ = session(stream, r, a).await;
+                    let _ = session(stream, r).await;
                 });
             }
         });
         Self {
             port,
             received,
-            arrived,
             task,
         }
     }
 
     pub fn messages(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
-    }
-
-    /// Waits until at least `n` messages arrived (or `within` passed), then returns all.
-    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let notified = self.arrived.notified();
-            let now = self.messages();
-            if now.len() >= n || tokio::time::Instant::now() >= deadline {
-                return now;
-            }
-            let _ = tokio::time::timeout_at(deadline, notified).await;
-        }
     }
 
     /// Messages sent to `to`.
@@ -152,7 +134,6 @@ impl Drop for SmtpSink {
 async fn session(
     stream: tokio::net::TcpStream,
     received: Arc<Mutex<Vec<Received>>>,
-    arrived: Arc<Notify>,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
@@ -196,7 +177,6 @@ async fn session(
                 to: std::mem::take(&mut to),
                 raw,
             });
-            arrived.notify_waiters();
             b"250 queued\r\n"
         } else if upper.starts_with("QUIT") {
             write.write_all(b"221 bye\r\n").await?;

@@ -243,7 +243,7 @@ async fn an_expired_password_forces_a_change_before_the_home_page() {
     })
     .await;
     let b = Browser::launch(Options::default()).await;
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    app.advance(Duration::from_millis(2200));
 
     sign_in(&b, &app, USER, PASSWORD).await;
     b.wait_for_path("/password/expired").await;

@@ -144,7 +144,7 @@ async fn without_script_sign_in_lock_and_forced_change_work() {
     assert_page_says(&b, "Your account is locked").await;
     b.find("aside.helpdesk").await;
 
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    app.advance(Duration::from_millis(2200));
     sign_in(&b, &app, USER, PASSWORD).await;
     b.wait_for_path("/password/expired").await;
     fill(&b, "#password", NEW_PASSWORD).await;

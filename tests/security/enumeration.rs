@@ -289,7 +289,7 @@ async fn l4_lock_voids_earlier_links_and_mails_only_the_notice() {
         &[("username", "lena")],
     )
     .await;
-    let first = sink.wait_for(1, Duration::from_secs(10)).await;
+    let first = app.mail_in(&sink).await;
     let token = first[0].token("/reset/").expect("a reset link");
 
     // Lock by concurrent guesses from separate browsers.
@@ -345,7 +345,7 @@ async fn l4_lock_voids_earlier_links_and_mails_only_the_notice() {
         &[("username", "lena")],
     )
     .await;
-    let all = sink.wait_for(2, Duration::from_secs(10)).await;
+    let all = app.mail_in(&sink).await;
     let notice = all.last().unwrap();
     assert!(notice.raw.contains("locked"), "{}", notice.raw);
     assert!(
@@ -479,7 +479,7 @@ async fn l7_fifty_rounds_of_concurrent_guesses_verify_at_most_max_failures() {
 /// real and unknown names alike; unknown names leave nothing behind a restart.
 #[tokio::test(flavor = "multi_thread")]
 async fn l8_twins_share_a_count_and_unknown_names_leave_no_lasting_state() {
-    let mut app = spawn_with(|_| {}).await;
+    let app = spawn_with(|_| {}).await;
     app.add_user("Petra", PASSWORD).await;
     for twin in ["PETRA", "ｐｅｔｒａ"] {
         assert_eq!(login(&app.client(), &app, twin, WRONG).await.status(), 401);
@@ -511,16 +511,8 @@ async fn l8_twins_share_a_count_and_unknown_names_leave_no_lasting_state() {
         other => panic!("{other:?}"),
     }
 
-    app.stop().await;
-    let TestApp {
-        dir: _dir,
-        config,
-        auth,
-        ..
-    } = app;
-    drop(auth);
-    let running = latchkey::server::start(config).await.unwrap();
-    let base = format!("http://{}", running.addr);
+    let mut app = app.restart(|_| {}).await;
+    let base = app.base.clone();
     let client = crate::support::browser();
     let after = crate::support::post_form(
         &client,
@@ -544,7 +536,7 @@ async fn l8_twins_share_a_count_and_unknown_names_leave_no_lasting_state() {
     )
     .await;
     assert_eq!(petra.status(), 403, "a real account's lock must persist");
-    running.stop().await.unwrap();
+    app.stop().await;
 }
 
 /// L9: the control socket is 0600 in a 0700 directory; a process of another

@@ -308,7 +308,7 @@ async fn p3_oversized_input_is_refused_before_hashing_on_every_form() {
 async fn p4_an_expired_password_reaches_only_the_change_page() {
     let app = spawn_with(|c| c.policy.max_age = Dur::secs(1)).await;
     app.add_user("gwen", PASSWORD).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.advance(Duration::from_millis(1200));
     let client = app.client();
     let res = login(&client, &app, "gwen", PASSWORD).await;
     assert_eq!(location(&res), "/password/expired");
@@ -433,7 +433,7 @@ async fn p5_email_change_needs_the_password_and_the_new_address() {
         .await,
         303
     );
-    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    let mails = app.mail_in(&sink).await;
     let confirm = mails
         .iter()
         .find(|m| m.to.contains(&"hugo2@example.org".to_string()))
@@ -467,7 +467,7 @@ async fn p5_email_change_needs_the_password_and_the_new_address() {
         email_of(&app, "hugo").await.as_deref(),
         Some("hugo2@example.org")
     );
-    let all = sink.wait_for(2, Duration::from_secs(10)).await;
+    let all = app.mail_in(&sink).await;
     assert!(
         all.iter()
             .any(|m| m.to.contains(&"hugo@example.org".to_string())),

@@ -13,7 +13,7 @@ use crate::web::csrf::Csrf;
 use crate::web::session::{MaybeSession, SignedIn};
 
 pub async fn home(State(state): State<AppState>, SignedIn(s): SignedIn, csrf: Csrf) -> Response {
-    let expires_in = expires_in(&state, &s.user, Timestamp::now());
+    let expires_in = expires_in(&state, &s.user, state.auth.store.now());
     state.page(
         StatusCode::OK,
         "home.html",

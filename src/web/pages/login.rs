@@ -3,7 +3,6 @@
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use jiff::Timestamp;
 use minijinja::context;
 use serde::Deserialize;
 
@@ -55,7 +54,7 @@ pub async fn show(
     {
         view.ended = Some(ended_message(&state, reason));
     }
-    let saved = notice::saved_username(&state.csrf_key, &headers, https, Timestamp::now());
+    let saved = notice::saved_username(&state.csrf_key, &headers, https, state.auth.store.now());
     if seen && cookies::get(&headers, notice::name(https)).is_some() {
         clear.push(cookies::clear(notice::name(https), https));
     }
@@ -242,7 +241,12 @@ pub async fn submit(
 /// link: the sign-in page then says so and fills in the user name.
 pub fn after_password_saved(state: &AppState, username: &str) -> Response {
     let mut res = Redirect::to("/login").into_response();
-    let cookie = notice::password_saved(&state.csrf_key, username, state.https(), Timestamp::now());
+    let cookie = notice::password_saved(
+        &state.csrf_key,
+        username,
+        state.https(),
+        state.auth.store.now(),
+    );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
