@@ -12,6 +12,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod base_url;
+
+pub use base_url::{BaseUrl, BaseUrlError};
+
 /// The whole configuration, defaults as in CONTRACT section 2.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
