@@ -246,7 +246,7 @@ pub enum ConfigCommand {
 }
 
 impl Cli {
-    pub fn load_config(&self) -> Result<Config, config::ConfigError> {
+    pub fn load_config(&self) -> Result<Config, config::LoadError> {
         config::load(self.config.as_deref(), self.data.as_deref())
     }
 
@@ -497,7 +497,7 @@ fn mail_test(config: &Config, address: &str) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime
-        .block_on(transport.send(&config.mail.from, to.as_str(), &message.bytes))
+        .block_on(transport.send(config.mail.from.as_str(), to.as_str(), &message.bytes))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "test message to {} accepted by {}",
