@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{self, Config};
 use crate::control::client;
-use crate::control::protocol::{NewUser, OpError, RenewTarget, Request, UserChanges};
+use crate::control::protocol::{NewUser, RenewTarget, Request, UserChanges};
 use crate::domain::secret::Secret;
 
 mod output;
@@ -372,8 +372,8 @@ pub fn run_admin(cli: &Cli, config: &Config) -> anyhow::Result<()> {
             return self_signed(&dir, host, ips);
         }
     };
-    let response =
-        client::run(config, request).map_err(|OpError { message }| anyhow::anyhow!(message))?;
+    // The operator's one line: the message alone, not a chain of its causes.
+    let response = client::run(config, request).map_err(|e| anyhow::anyhow!(e.to_string()))?;
     output::print(&response, cli.json);
     Ok(())
 }
@@ -523,7 +523,7 @@ fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     // Holding the store proves no other process uses the directory right now.
-    drop(client::open_briefly(config).map_err(|e| anyhow::anyhow!(e.message))?);
+    drop(client::open_briefly(config).map_err(|e| anyhow::anyhow!(e.to_string()))?);
     let operator = crate::control::os_user_name(nix::unistd::getuid());
     let (counts, kept) =
         crate::store::backup::restore(file, &config.data_dir, &Origin::operator(&operator))?;

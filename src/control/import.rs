@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 
 use super::ops::{Ops, clean_text, parse_email, parse_phone};
-use super::protocol::{OpError, Response};
+use super::protocol::{ImportError, OpError, Response};
 use crate::domain::license;
 use crate::domain::username::Username;
 use crate::store::audit::Event;
@@ -25,10 +25,7 @@ pub fn run(ops: &Ops<'_>, csv_text: &str, send_invites: bool) -> Result<Response
         // Checked again inside the transaction: the table may have changed since parsing.
         for (line, user) in &records {
             if let Some(existing) = users_t.get(&user.key())? {
-                return Err(OpError::new(format!(
-                    "line {line}: a user named {:?} already exists",
-                    existing.username
-                )));
+                return Err(OpError::AlreadyExists(existing.username).at_line(*line));
             }
         }
         let mut audit_t = tx.audit()?;
@@ -67,25 +64,21 @@ fn parse(ops: &Ops<'_>, csv_text: &str) -> Result<Vec<(u64, UserRecord)>, OpErro
         .from_reader(csv_text.as_bytes());
     let headers = reader
         .headers()
-        .map_err(|e| OpError::new(format!("line 1: cannot read the header row: {e}")))?
+        .map_err(|e| OpError::from(ImportError::Header(e)).at_line(1))?
         .clone();
     let mut column = HashMap::new();
     for (i, h) in headers.iter().enumerate() {
         let h = h.to_ascii_lowercase();
         if !REQUIRED.contains(&h.as_str()) && !OPTIONAL.contains(&h.as_str()) {
-            return Err(OpError::new(format!(
-                "line 1: unknown column {h:?}; columns are username, email, name, phone, agency, license_expires, admin"
-            )));
+            return Err(OpError::from(ImportError::UnknownColumn(h)).at_line(1));
         }
         if column.insert(h.clone(), i).is_some() {
-            return Err(OpError::new(format!("line 1: column {h:?} appears twice")));
+            return Err(OpError::from(ImportError::RepeatedColumn(h)).at_line(1));
         }
     }
     for required in REQUIRED {
         if !column.contains_key(required) {
-            return Err(OpError::new(format!(
-                "line 1: the header must have a {required:?} column"
-            )));
+            return Err(OpError::from(ImportError::MissingColumn(required)).at_line(1));
         }
     }
     let default_expiry = ops.default_expiry();
@@ -96,7 +89,7 @@ fn parse(ops: &Ops<'_>, csv_text: &str) -> Result<Vec<(u64, UserRecord)>, OpErro
     for row in reader.records() {
         let row = row.map_err(|e| {
             let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
-            OpError::new(format!("line {line}: {e}"))
+            OpError::from(ImportError::Row(e)).at_line(line)
         })?;
         let line = row.position().map_or(0, |p| lines.line_at(p.byte()));
         let field = |name: &str| {
@@ -105,14 +98,15 @@ fn parse(ops: &Ops<'_>, csv_text: &str) -> Result<Vec<(u64, UserRecord)>, OpErro
                 .and_then(|&i| row.get(i))
                 .filter(|v| !v.is_empty())
         };
-        let at = |e: OpError| OpError::new(format!("line {line}: {}", e.message));
+        let at = |e: OpError| e.at_line(line);
         let username = Username::parse(field("username").unwrap_or(""))
-            .map_err(|e| at(OpError::new(format!("user name: {e}"))))?;
+            .map_err(|e| at(OpError::Username(e)))?;
         if let Some(first) = seen.insert(username.key().to_owned(), line) {
-            return Err(at(OpError::new(format!(
-                "user name {:?} repeats line {first}",
-                username.as_str()
-            ))));
+            return Err(at(ImportError::RepeatedUser {
+                name: username.as_str().to_owned(),
+                first,
+            }
+            .into()));
         }
         let email = parse_email(field("email").unwrap_or("")).map_err(at)?;
         let phone = field("phone").map(parse_phone).transpose().map_err(at)?;
@@ -125,16 +119,14 @@ fn parse(ops: &Ops<'_>, csv_text: &str) -> Result<Vec<(u64, UserRecord)>, OpErro
             .transpose()
             .map_err(at)?;
         let license_expires = match field("license_expires") {
-            Some(v) => license::parse_expiry(v).map_err(|e| at(OpError::new(e)))?,
+            Some(v) => license::parse_expiry(v).map_err(|e| at(OpError::Expiry(e)))?,
             None => Some(default_expiry),
         };
         let admin = match field("admin").map(str::to_ascii_lowercase).as_deref() {
             None | Some("false" | "no" | "0") => false,
             Some("true" | "yes" | "1") => true,
             Some(other) => {
-                return Err(at(OpError::new(format!(
-                    "admin must be true or false, not {other:?}"
-                ))));
+                return Err(at(ImportError::Admin(other.to_owned()).into()));
             }
         };
         out.push((
@@ -153,7 +145,7 @@ fn parse(ops: &Ops<'_>, csv_text: &str) -> Result<Vec<(u64, UserRecord)>, OpErro
         ));
     }
     if out.is_empty() {
-        return Err(OpError::new("the file has no rows below its header"));
+        return Err(ImportError::NoRows.into());
     }
     Ok(out)
 }
