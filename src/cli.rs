@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{self, Config};
 use crate::control::client;
-use crate::control::protocol::{NewUser, OpError, RenewTarget, Request, UserChanges};
+use crate::control::protocol::{NewUser, RenewTarget, Request, UserChanges};
 use crate::domain::secret::Secret;
 
 mod output;
@@ -246,7 +246,7 @@ pub enum ConfigCommand {
 }
 
 impl Cli {
-    pub fn load_config(&self) -> Result<Config, config::ConfigError> {
+    pub fn load_config(&self) -> Result<Config, config::LoadError> {
         config::load(self.config.as_deref(), self.data.as_deref())
     }
 
@@ -372,8 +372,8 @@ pub fn run_admin(cli: &Cli, config: &Config) -> anyhow::Result<()> {
             return self_signed(&dir, host, ips);
         }
     };
-    let response =
-        client::run(config, request).map_err(|OpError { message }| anyhow::anyhow!(message))?;
+    // The operator's one line: the message alone, not a chain of its causes.
+    let response = client::run(config, request).map_err(|e| anyhow::anyhow!(e.to_string()))?;
     output::print(&response, cli.json);
     Ok(())
 }
@@ -498,7 +498,7 @@ fn mail_test(config: &Config, address: &str) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime
-        .block_on(transport.send(&config.mail.from, to.as_str(), &message.bytes))
+        .block_on(transport.send(config.mail.from.as_str(), to.as_str(), &message.bytes))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "test message to {} accepted by {}",
@@ -524,7 +524,7 @@ fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     // Holding the store proves no other process uses the directory right now.
-    drop(client::open_briefly(config).map_err(|e| anyhow::anyhow!(e.message))?);
+    drop(client::open_briefly(config).map_err(|e| anyhow::anyhow!(e.to_string()))?);
     let operator = crate::control::os_user_name(nix::unistd::getuid());
     let (counts, kept) =
         crate::store::backup::restore(file, &config.data_dir, &Origin::operator(&operator))?;

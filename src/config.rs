@@ -1,9 +1,11 @@
 //! The TOML configuration: every key of CONTRACT section 2, typed and validated once.
 //!
 //! Unknown keys are refused (serde `deny_unknown_fields`), durations are strings
-//! such as `"15m"`, and every value is checked at load time so a bad config stops
+//! such as `"15m"`, `server.base_url` and `mail.from` become a [`BaseUrl`] and
+//! an [`Email`], and every value is checked at load time so a bad config stops
 //! the program with a message naming the key instead of failing later.
 
+use crate::domain::email::Email;
 use crate::domain::password::PasswordRules;
 use crate::domain::secret::Secret;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -12,9 +14,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The whole configuration, defaults as in CONTRACT section 2.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+mod base_url;
+mod check;
+mod file;
+
+pub use base_url::{BaseUrl, BaseUrlError};
+pub use check::ConfigError;
+
+/// The whole configuration, defaults as in CONTRACT section 2. The file is
+/// read through `file::File`, which has the same keys.
+#[derive(Debug, Clone, Serialize)]
 pub struct Config {
     pub data_dir: PathBuf,
     pub organization: Organization,
@@ -65,12 +74,11 @@ impl Default for Organization {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Server {
     pub listen: SocketAddr,
-    /// The only source of links in emails; stored without a trailing slash.
-    pub base_url: String,
+    /// The only source of links in emails.
+    pub base_url: BaseUrl,
     pub trusted_proxies: Vec<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
@@ -86,7 +94,7 @@ impl Default for Server {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            base_url: "http://127.0.0.1:8080".into(),
+            base_url: BaseUrl::parse("http://127.0.0.1:8080").expect("the default base_url parses"),
             trusted_proxies: Vec::new(),
             tls_cert: None,
             tls_key: None,
@@ -265,10 +273,9 @@ impl Default for Session {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Mail {
-    pub from: String,
+    pub from: Email,
     pub from_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp: Option<Smtp>,
@@ -277,7 +284,7 @@ pub struct Mail {
 impl Default for Mail {
     fn default() -> Self {
         Self {
-            from: "DoNotReply@localhost".into(),
+            from: Email::parse("DoNotReply@localhost").expect("the default mail.from parses"),
             from_name: "Community Services".into(),
             smtp: None,
         }
@@ -450,9 +457,9 @@ impl Serialize for Dur {
     }
 }
 
-/// Why a configuration could not be used.
+/// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub enum LoadError {
     #[error("cannot read the config file {path}: {source}")]
     Read {
         path: PathBuf,
@@ -461,40 +468,40 @@ pub enum ConfigError {
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config: {0}")]
-    Invalid(String),
+    Invalid(#[from] ConfigError),
 }
 
 /// Where the configuration comes from: `--config FILE`, else `./latchkey.toml`, else defaults.
-pub fn load(explicit: Option<&Path>, data_dir: Option<&Path>) -> Result<Config, ConfigError> {
+pub fn load(explicit: Option<&Path>, data_dir: Option<&Path>) -> Result<Config, LoadError> {
     let default_file = Path::new("latchkey.toml");
     let path = match explicit {
         Some(p) => Some(p),
         None if default_file.exists() => Some(default_file),
         None => None,
     };
-    let mut config = match path {
+    let file = match path {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
                 path: path.to_owned(),
                 source,
             })?;
-            parse(&text).map_err(|message| ConfigError::Parse {
+            parse(&text).map_err(|message| LoadError::Parse {
                 path: path.to_owned(),
                 message,
             })?
         }
-        None => Config::default(),
+        None => file::File::default(),
     };
+    let mut config = file.check()?;
     if let Some(dir) = data_dir {
         config.data_dir = dir.to_owned();
     }
-    config.validate().map_err(ConfigError::Invalid)?;
     Ok(config)
 }
 
 /// Parse TOML text; the message names the offending key and line.
-pub fn parse(text: &str) -> Result<Config, String> {
-    toml::from_str::<Config>(text).map_err(|e| e.to_string().trim_end().replace('\n', " "))
+fn parse(text: &str) -> Result<file::File, String> {
+    toml::from_str::<file::File>(text).map_err(|e| e.to_string().trim_end().replace('\n', " "))
 }
 
 impl Config {
@@ -540,102 +547,9 @@ impl Config {
         warnings
     }
 
-    /// Cross-field checks that serde cannot express.
-    pub fn validate(&mut self) -> Result<(), String> {
-        let url = url::Url::parse(&self.server.base_url).map_err(|e| {
-            format!(
-                "server.base_url {:?} is not a URL: {e}",
-                self.server.base_url
-            )
-        })?;
-        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(format!(
-                "server.base_url {:?} must be an http:// or https:// address",
-                self.server.base_url
-            ));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err("server.base_url must not have a query or fragment".into());
-        }
-        self.server.base_url = self.server.base_url.trim_end_matches('/').to_owned();
-        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
-            return Err("server.tls_cert and server.tls_key must be set together".into());
-        }
-        if self.server.hash_queue == 0 {
-            return Err("server.hash_queue must be at least 1".into());
-        }
-        let p = &self.policy;
-        if p.min_length == 0 {
-            return Err("policy.min_length must be at least 1".into());
-        }
-        if p.max_length < p.min_length {
-            return Err("policy.max_length must not be below policy.min_length".into());
-        }
-        if p.max_length > 256 {
-            return Err("policy.max_length must be at most 256 characters".into());
-        }
-        if p.history > 24 {
-            return Err("policy.history must be at most 24".into());
-        }
-        nonzero(p.max_age, "policy.max_age")?;
-        if self.lockout.max_failures == 0 {
-            return Err("lockout.max_failures must be at least 1".into());
-        }
-        if let Some(d) = self.lockout.auto_unlock_after {
-            nonzero(d, "lockout.auto_unlock_after")?;
-        }
-        nonzero(self.reset.link_ttl, "reset.link_ttl")?;
-        nonzero(self.reset.setup_link_ttl, "reset.setup_link_ttl")?;
-        if self.rate_limit.per_ip_per_minute == 0 {
-            return Err("rate_limit.per_ip_per_minute must be at least 1".into());
-        }
-        nonzero(self.license.default_term, "license.default_term")?;
-        nonzero(self.backup.every, "backup.every")?;
-        if self.metrics.enabled && !self.metrics.listen.ip().is_loopback() {
-            return Err(format!(
-                "metrics.listen {} must be a loopback address (127.0.0.1 or ::1); use a proxy to expose metrics further",
-                self.metrics.listen
-            ));
-        }
-        if self.organization.name.contains(['\r', '\n']) {
-            return Err("organization.name must be one line".into());
-        }
-        if self.backup.keep == 0 {
-            return Err("backup.keep must be at least 1".into());
-        }
-        nonzero(self.session.idle_timeout, "session.idle_timeout")?;
-        nonzero(self.session.absolute_timeout, "session.absolute_timeout")?;
-        crate::domain::email::Email::parse(&self.mail.from)
-            .map_err(|e| format!("mail.from {:?}: {e}", self.mail.from))?;
-        if self.mail.from_name.contains(['\r', '\n']) {
-            return Err("mail.from_name must be one line".into());
-        }
-        crate::domain::email::Email::parse(&self.helpdesk.email)
-            .map_err(|e| format!("helpdesk.email {:?}: {e}", self.helpdesk.email))?;
-        if let Some(smtp) = &self.mail.smtp {
-            if smtp.host.trim().is_empty() {
-                return Err("mail.smtp.host must not be empty".into());
-            }
-            if smtp.username.is_some() != smtp.password.is_some() {
-                return Err(
-                    "mail.smtp.username and mail.smtp.password must be set together".into(),
-                );
-            }
-        }
-        Ok(())
-    }
-
     /// The effective configuration as TOML, with secrets masked (`config check`).
     pub fn to_masked_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
-    }
-}
-
-fn nonzero(d: Dur, key: &str) -> Result<(), String> {
-    if d.0.is_zero() {
-        Err(format!("{key} must be longer than zero"))
-    } else {
-        Ok(())
     }
 }
 
@@ -643,25 +557,33 @@ fn nonzero(d: Dur, key: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    /// The configuration `text` gives, as `load` would check it.
+    fn checked(text: &str) -> Result<Config, ConfigError> {
+        parse(text).expect("valid TOML").check()
+    }
+
     #[test]
     fn defaults_match_the_contract() {
-        let mut c = parse("").unwrap();
-        c.validate().unwrap();
+        let c = checked("").unwrap();
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.server.base_url.as_str(), "http://127.0.0.1:8080");
         assert_eq!(c.policy.max_age, Dur::days(45));
         assert_eq!(c.reset.link_ttl, Dur::minutes(15));
         assert_eq!(c.lockout.max_failures, 3);
         assert_eq!(c.session.absolute_timeout, Dur::hours(12));
-        assert_eq!(c.mail.from, "DoNotReply@localhost");
+        assert_eq!(c.mail.from.as_str(), "DoNotReply@localhost");
         assert!(c.lockout.auto_unlock_after.is_none());
+        Config::default().validate().unwrap();
     }
 
     #[test]
     fn unknown_keys_are_named() {
-        let err = parse("[policy]\nmin_lenght = 9\n").unwrap_err();
+        let err = parse("[policy]\nmin_lenght = 9\n").err().unwrap();
         assert!(err.contains("min_lenght"), "{err}");
-        let err = parse("colour = 1\n").unwrap_err();
+        let err = parse("colour = 1\n").err().unwrap();
         assert!(err.contains("colour"), "{err}");
+        let err = parse("[server]\nbaseurl = \"x\"\n").err().unwrap();
+        assert!(err.contains("baseurl"), "{err}");
     }
 
     #[test]
@@ -678,25 +600,40 @@ mod tests {
 
     #[test]
     fn cross_field_rules() {
-        let mut c = parse("[policy]\nmin_length = 10\nmax_length = 9\n").unwrap();
-        assert!(c.validate().unwrap_err().contains("max_length"));
-        let mut c = parse("[server]\nbase_url = \"ftp://x\"\n").unwrap();
-        assert!(c.validate().unwrap_err().contains("base_url"));
-        let mut c = parse("[server]\nbase_url = \"https://id.example.org/\"\n").unwrap();
-        c.validate().unwrap();
-        assert_eq!(c.server.base_url, "https://id.example.org");
+        let err = checked("[policy]\nmin_length = 10\nmax_length = 9\n").unwrap_err();
+        assert!(err.to_string().contains("max_length"));
+        let err = checked("[server]\nbase_url = \"ftp://x\"\n").unwrap_err();
+        assert!(err.to_string().contains("base_url"));
+        let c = checked("[server]\nbase_url = \"https://id.example.org/\"\n").unwrap();
+        assert_eq!(c.server.base_url.as_str(), "https://id.example.org");
     }
 
     #[test]
     fn smtp_password_is_masked() {
-        let mut c = parse(
+        let c = checked(
             "[mail.smtp]\nhost = \"smtp.example.org\"\nusername = \"u\"\npassword = \"hunter2\"\n",
         )
         .unwrap();
-        c.validate().unwrap();
         let text = c.to_masked_toml();
         assert!(!text.contains("hunter2"));
         assert!(text.contains("********"));
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_masked_toml_reads_back_as_the_same_config() {
+        let c = checked(
+            "[server]\nbase_url = \"https://id.example.org/app/\"\n[mail]\nfrom = \"it@example.org\"\n",
+        )
+        .unwrap();
+        let text = c.to_masked_toml();
+        assert!(
+            text.contains("base_url = \"https://id.example.org/app\"\n"),
+            "{text}"
+        );
+        assert!(text.contains("from = \"it@example.org\"\n"), "{text}");
+        let again = checked(&text).unwrap();
+        assert_eq!(again.server.base_url, c.server.base_url);
+        assert_eq!(again.mail.from, c.mail.from);
     }
 }

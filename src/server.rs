@@ -9,8 +9,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::auth::Auth;
 use crate::auth::setup::first_admin_token;
+use crate::auth::{Auth, links};
 use crate::config::Config;
 use crate::control::server::ControlSocket;
 use crate::domain::clock::Clock;
@@ -73,8 +73,8 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Ru
     }
     let auth = Arc::new(Auth::new(store.clone(), config.clone(), mailer));
     let state = AppState::new(auth.clone(), templates)?;
-    let setup_link = first_admin_token(&store)?
-        .map(|t| format!("{}/setup/{}", config.server.base_url, t.expose()));
+    let setup_link =
+        first_admin_token(&store)?.map(|t| links::url(&config.server.base_url, "setup", &t));
 
     let listener = TcpListener::bind(config.server.listen)
         .await

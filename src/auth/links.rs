@@ -2,6 +2,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::config::BaseUrl;
 use crate::domain::secret::Secret;
 use crate::domain::token;
 use crate::store::StoreError;
@@ -41,8 +42,8 @@ pub fn issue(
 }
 
 /// `{base_url}/{path}/{token}`: links never come from the request (SECURITY R6).
-pub fn url(base_url: &str, path: &str, token: &Secret) -> String {
-    format!("{base_url}/{path}/{}", token.expose())
+pub fn url(base_url: &BaseUrl, path: &str, token: &Secret) -> String {
+    base_url.join(&format!("/{path}/{}", token.expose()))
 }
 
 /// Voids every token of one account (password change, lock, deletion).

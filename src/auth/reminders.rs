@@ -41,7 +41,7 @@ impl Auth {
                         else {
                             continue;
                         };
-                        let link = format!("{}/profile", config.server.base_url);
+                        let link = config.server.base_url.join("/profile");
                         mailer.mail_user(
                             &config,
                             tx,

@@ -27,24 +27,23 @@ pub fn server_is_running(config: &Config) -> bool {
 }
 
 fn over_socket(mut stream: UnixStream, request: &Request) -> Result<Response, OpError> {
-    let io = |e: std::io::Error| OpError::new(format!("talking to the running server failed: {e}"));
-    let mut line = serde_json::to_vec(request).map_err(|e| OpError::new(e.to_string()))?;
+    let mut line = serde_json::to_vec(request).map_err(OpError::Encode)?;
     line.push(b'\n');
-    stream.write_all(&line).map_err(io)?;
+    stream.write_all(&line).map_err(OpError::Socket)?;
     let mut answer = String::new();
-    BufReader::new(stream).read_line(&mut answer).map_err(io)?;
+    BufReader::new(stream)
+        .read_line(&mut answer)
+        .map_err(OpError::Socket)?;
     match serde_json::from_str::<Reply>(&answer) {
         Ok(Reply::Ok(response)) => Ok(response),
-        Ok(Reply::Error(e)) => Err(e),
-        Err(_) => Err(OpError::new(
-            "the running server sent an answer this latchkey does not understand",
-        )),
+        Ok(Reply::Error(e)) => Err(e.into()),
+        Err(_) => Err(OpError::UnreadableAnswer),
     }
 }
 
 fn direct(config: &Config, request: Request) -> Result<Response, OpError> {
     let store = open_briefly(config)?;
-    let mailer = Mailer::new(config).map_err(|e| OpError::new(format!("{e:#}")))?;
+    let mailer = Mailer::new(config).map_err(OpError::MailSetup)?;
     let operator = super::os_user_name(nix::unistd::getuid());
     let ops = Ops {
         store: &store,
@@ -62,10 +61,7 @@ pub fn open_briefly(config: &Config) -> Result<Store, OpError> {
         match Store::open(&config.data_dir) {
             Ok(store) => return Ok(store),
             Err(StoreError::InUse(dir)) if Instant::now() >= deadline => {
-                return Err(OpError::new(format!(
-                    "the data directory {} is held by another latchkey process whose control socket does not answer; is a command still running?",
-                    dir.display()
-                )));
+                return Err(OpError::Busy(dir));
             }
             Err(StoreError::InUse(_)) => std::thread::sleep(Duration::from_millis(100)),
             Err(e) => return Err(e.into()),

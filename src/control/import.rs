@@ -5,8 +5,11 @@
 
 use std::collections::HashMap;
 
+use jiff::Timestamp;
+use jiff::civil::Date;
+
 use super::ops::{Ops, clean_text, parse_email, parse_phone};
-use super::protocol::{OpError, Response};
+use super::protocol::{ImportError, OpError, Response};
 use crate::domain::license;
 use crate::domain::username::Username;
 use crate::store::audit::Event;
@@ -16,17 +19,14 @@ const REQUIRED: [&str; 2] = ["username", "email"];
 const OPTIONAL: [&str; 5] = ["name", "phone", "agency", "license_expires", "admin"];
 
 pub fn run(ops: &Ops<'_>, csv_text: &str, send_invites: bool) -> Result<Response, OpError> {
-    let records = parse(ops, csv_text)?;
+    let records = parse(csv_text, ops.default_expiry(), ops.store.now())?;
     let count = records.len();
     ops.store.write(|tx| {
         let mut users_t = tx.users()?;
         // Checked again inside the transaction: the table may have changed since parsing.
         for (line, user) in &records {
             if let Some(existing) = users_t.get(&user.key())? {
-                return Err(OpError::new(format!(
-                    "line {line}: a user named {:?} already exists",
-                    existing.username
-                )));
+                return Err(OpError::AlreadyExists(existing.username).at_line(*line));
             }
         }
         let mut audit_t = tx.audit()?;
@@ -59,101 +59,131 @@ pub fn run(ops: &Ops<'_>, csv_text: &str, send_invites: bool) -> Result<Response
 }
 
 /// Checks every row and builds the records, keyed by their line in the file.
-fn parse(ops: &Ops<'_>, csv_text: &str) -> Result<Vec<(u64, UserRecord)>, OpError> {
+fn parse(
+    csv_text: &str,
+    default_expiry: Date,
+    now: Timestamp,
+) -> Result<Vec<(u64, UserRecord)>, OpError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(csv_text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| OpError::new(format!("line 1: cannot read the header row: {e}")))?
-        .clone();
-    let mut column = HashMap::new();
-    for (i, h) in headers.iter().enumerate() {
-        let h = h.to_ascii_lowercase();
-        if !REQUIRED.contains(&h.as_str()) && !OPTIONAL.contains(&h.as_str()) {
-            return Err(OpError::new(format!(
-                "line 1: unknown column {h:?}; columns are username, email, name, phone, agency, license_expires, admin"
-            )));
-        }
-        if column.insert(h.clone(), i).is_some() {
-            return Err(OpError::new(format!("line 1: column {h:?} appears twice")));
-        }
-    }
-    for required in REQUIRED {
-        if !column.contains_key(required) {
-            return Err(OpError::new(format!(
-                "line 1: the header must have a {required:?} column"
-            )));
-        }
-    }
-    let default_expiry = ops.default_expiry();
-    let now = ops.store.now();
+    let columns = Columns::read(&mut reader).map_err(|e| OpError::from(e).at_line(1))?;
+    let mut lines = LineCounter::new(csv_text);
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut out = Vec::new();
-    let mut lines = LineCounter::new(csv_text);
-    for row in reader.records() {
-        let row = row.map_err(|e| {
+    for record in reader.records() {
+        let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
-            OpError::new(format!("line {line}: {e}"))
+            OpError::from(ImportError::Row(e)).at_line(line)
         })?;
-        let line = row.position().map_or(0, |p| lines.line_at(p.byte()));
-        let field = |name: &str| {
-            column
-                .get(name)
-                .and_then(|&i| row.get(i))
-                .filter(|v| !v.is_empty())
+        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
+        let row = Row {
+            columns: &columns,
+            record: &record,
         };
-        let at = |e: OpError| OpError::new(format!("line {line}: {}", e.message));
-        let username = Username::parse(field("username").unwrap_or(""))
-            .map_err(|e| at(OpError::new(format!("user name: {e}"))))?;
+        let username = row.username().map_err(|e| e.at_line(line))?;
         if let Some(first) = seen.insert(username.key().to_owned(), line) {
-            return Err(at(OpError::new(format!(
-                "user name {:?} repeats line {first}",
-                username.as_str()
-            ))));
+            let name = username.as_str().to_owned();
+            return Err(OpError::from(ImportError::RepeatedUser { name, first }).at_line(line));
         }
-        let email = parse_email(field("email").unwrap_or("")).map_err(at)?;
-        let phone = field("phone").map(parse_phone).transpose().map_err(at)?;
-        let name = field("name")
-            .map(|v| clean_text("name", v))
-            .transpose()
-            .map_err(at)?;
-        let agency = field("agency")
-            .map(|v| clean_text("agency", v))
-            .transpose()
-            .map_err(at)?;
-        let license_expires = match field("license_expires") {
-            Some(v) => license::parse_expiry(v).map_err(|e| at(OpError::new(e)))?,
-            None => Some(default_expiry),
-        };
-        let admin = match field("admin").map(str::to_ascii_lowercase).as_deref() {
-            None | Some("false" | "no" | "0") => false,
-            Some("true" | "yes" | "1") => true,
-            Some(other) => {
-                return Err(at(OpError::new(format!(
-                    "admin must be true or false, not {other:?}"
-                ))));
-            }
-        };
-        out.push((
-            line,
-            UserRecord {
-                username: username.as_str().to_owned(),
-                name,
-                email: Some(email.as_str().to_owned()),
-                phone: phone.map(|p| p.as_str().to_owned()),
-                admin,
-                agency,
-                license_expires,
-                created_at: now,
-                ..UserRecord::default()
-            },
-        ));
+        let user = row
+            .user(&username, default_expiry, now)
+            .map_err(|e| e.at_line(line))?;
+        out.push((line, user));
     }
     if out.is_empty() {
-        return Err(OpError::new("the file has no rows below its header"));
+        return Err(ImportError::NoRows.into());
     }
     Ok(out)
+}
+
+/// Where each known column is, from the header row (names in any case).
+struct Columns(HashMap<String, usize>);
+
+impl Columns {
+    fn read(reader: &mut csv::Reader<&[u8]>) -> Result<Self, ImportError> {
+        let mut column = HashMap::new();
+        for (i, h) in reader
+            .headers()
+            .map_err(ImportError::Header)?
+            .iter()
+            .enumerate()
+        {
+            let h = h.to_ascii_lowercase();
+            if !REQUIRED.contains(&h.as_str()) && !OPTIONAL.contains(&h.as_str()) {
+                return Err(ImportError::UnknownColumn(h));
+            }
+            if column.insert(h.clone(), i).is_some() {
+                return Err(ImportError::RepeatedColumn(h));
+            }
+        }
+        match REQUIRED.into_iter().find(|r| !column.contains_key(*r)) {
+            Some(missing) => Err(ImportError::MissingColumn(missing)),
+            None => Ok(Self(column)),
+        }
+    }
+}
+
+/// One data row, read through the header's columns.
+struct Row<'a> {
+    columns: &'a Columns,
+    record: &'a csv::StringRecord,
+}
+
+impl Row<'_> {
+    /// The cell under `name`; an empty cell counts as none.
+    fn field(&self, name: &str) -> Option<&str> {
+        self.columns
+            .0
+            .get(name)
+            .and_then(|&i| self.record.get(i))
+            .filter(|v| !v.is_empty())
+    }
+
+    fn username(&self) -> Result<Username, OpError> {
+        Username::parse(self.field("username").unwrap_or("")).map_err(OpError::Username)
+    }
+
+    /// The account this row describes. Whatever the column order, the
+    /// fields are checked email, phone, name, agency, license, admin.
+    fn user(
+        &self,
+        username: &Username,
+        default_expiry: Date,
+        now: Timestamp,
+    ) -> Result<UserRecord, OpError> {
+        let email = parse_email(self.field("email").unwrap_or(""))?;
+        let phone = self.field("phone").map(parse_phone).transpose()?;
+        let name = self.text("name")?;
+        let agency = self.text("agency")?;
+        let license_expires = match self.field("license_expires") {
+            Some(v) => license::parse_expiry(v).map_err(OpError::Expiry)?,
+            None => Some(default_expiry),
+        };
+        Ok(UserRecord {
+            username: username.as_str().to_owned(),
+            name,
+            email: Some(email.as_str().to_owned()),
+            phone: phone.map(|p| p.as_str().to_owned()),
+            admin: self.admin()?,
+            agency,
+            license_expires,
+            created_at: now,
+            ..UserRecord::default()
+        })
+    }
+
+    fn text(&self, name: &'static str) -> Result<Option<String>, OpError> {
+        self.field(name).map(|v| clean_text(name, v)).transpose()
+    }
+
+    fn admin(&self) -> Result<bool, ImportError> {
+        match self.field("admin").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("false" | "no" | "0") => Ok(false),
+            Some("true" | "yes" | "1") => Ok(true),
+            Some(other) => Err(ImportError::Admin(other.to_owned())),
+        }
+    }
 }
 
 /// Line numbers from byte offsets. The csv crate's own `Position::line` is off
@@ -195,7 +225,88 @@ impl<'a> LineCounter<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::LineCounter;
+    use super::*;
+
+    fn parsed(text: &str) -> Result<Vec<(u64, UserRecord)>, OpError> {
+        let expiry = jiff::civil::date(2030, 1, 31);
+        parse(text, expiry, Timestamp::UNIX_EPOCH)
+    }
+
+    fn refusal(text: &str) -> String {
+        match parsed(text) {
+            Ok(_) => panic!("accepted: {text:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn rows_become_accounts_keyed_by_their_line() {
+        let text = "Email,username,admin,license_expires\r\na@x.org,ann,yes,never\r\n\r\nb@x.org,bob,,\r\n";
+        let Ok(users) = parsed(text) else {
+            panic!("refused: {text:?}");
+        };
+        assert_eq!(users.len(), 2);
+        let (line, ann) = &users[0];
+        assert_eq!((*line, ann.username.as_str()), (2, "ann"));
+        assert!(ann.admin);
+        assert_eq!(ann.license_expires, None);
+        let (line, bob) = &users[1];
+        assert_eq!((*line, bob.email.as_deref()), (4, Some("b@x.org")));
+        assert!(!bob.admin);
+        assert_eq!(bob.license_expires, Some(jiff::civil::date(2030, 1, 31)));
+    }
+
+    #[test]
+    fn a_bad_header_is_line_1() {
+        assert!(matches!(
+            parsed("username,colour\n"),
+            Err(OpError::AtLine { line: 1, error }) if matches!(*error, OpError::Import(ImportError::UnknownColumn(_)))
+        ));
+        assert_eq!(
+            refusal("username,email,EMAIL\n"),
+            "line 1: column \"email\" appears twice"
+        );
+        assert_eq!(
+            refusal("username,name\na,A\n"),
+            "line 1: the header must have a \"email\" column"
+        );
+    }
+
+    #[test]
+    fn a_bad_row_names_its_line_and_field() {
+        assert_eq!(
+            refusal("username,email\nann,a@x.org\nAnn,b@x.org\n"),
+            "line 3: user name \"Ann\" repeats line 2"
+        );
+        assert_eq!(
+            refusal("username,email\nann,nope\n"),
+            "line 2: email \"nope\": enter an email address like name@example.org"
+        );
+        assert_eq!(
+            refusal("username,email,admin\nann,a@x.org,maybe\n"),
+            "line 2: admin must be true or false, not \"maybe\""
+        );
+        assert_eq!(
+            refusal("username,email,agency\nann,a@x.org,\"a\tb\"\n"),
+            "line 2: agency must be one line of printable text"
+        );
+    }
+
+    #[test]
+    fn a_repeated_name_is_found_before_the_rest_of_its_row_is_checked() {
+        assert_eq!(
+            refusal("username,email\nann,a@x.org\nann,nope\n"),
+            "line 3: user name \"ann\" repeats line 2"
+        );
+    }
+
+    #[test]
+    fn a_header_alone_is_refused() {
+        assert!(matches!(
+            parsed("username,email\n"),
+            Err(OpError::Import(ImportError::NoRows))
+        ));
+    }
 
     #[test]
     fn line_numbers_survive_crlf_and_blank_lines() {

@@ -9,7 +9,7 @@ use crate::store::users::UserRecord;
 
 impl Ops<'_> {
     pub(super) fn license_set(&self, name: &str, expires: &str) -> Result<Response, OpError> {
-        let date = license::parse_expiry(expires).map_err(OpError::new)?;
+        let date = license::parse_expiry(expires).map_err(OpError::Expiry)?;
         self.update(name, Event::LicenseChanged, |u| {
             let before = u.license_expires;
             u.license_expires = date;
@@ -27,7 +27,7 @@ impl Ops<'_> {
         years: u16,
     ) -> Result<Response, OpError> {
         if years == 0 {
-            return Err(OpError::new("--years must be at least 1"));
+            return Err(OpError::ZeroYears);
         }
         let today = license::today();
         let agency = match target {
@@ -56,9 +56,7 @@ impl Ops<'_> {
                 })
                 .collect();
             if members.is_empty() {
-                return Err(OpError::new(format!(
-                    "no accounts belong to agency {agency:?}"
-                )));
+                return Err(OpError::NoSuchAgency(agency.clone()));
             }
             for u in &mut members {
                 let before = u.license_expires;
@@ -82,7 +80,7 @@ impl Ops<'_> {
         let today = license::today();
         let horizon = match within {
             Some(text) => {
-                let span = Dur::parse(text).map_err(OpError::new)?;
+                let span = Dur::parse(text).map_err(OpError::Span)?;
                 Some(license::default_expiry(today, span.as_duration()))
             }
             None => None,

@@ -5,6 +5,7 @@
 //! root) can give commands.
 
 pub mod client;
+mod error;
 mod import;
 mod licenses;
 pub mod ops;

@@ -82,8 +82,7 @@ impl Ops<'_> {
     }
 
     fn user_add(&self, new: NewUser) -> Result<Response, OpError> {
-        let username =
-            Username::parse(&new.username).map_err(|e| OpError::new(format!("user name: {e}")))?;
+        let username = Username::parse(&new.username).map_err(OpError::Username)?;
         let email = parse_email(&new.email)?;
         let phone = new.phone.as_deref().map(parse_phone).transpose()?;
         let name = new
@@ -97,16 +96,13 @@ impl Ops<'_> {
             .map(|a| clean_text("agency", a))
             .transpose()?;
         let license_expires = match new.license_expires.as_deref() {
-            Some(text) => license::parse_expiry(text).map_err(OpError::new)?,
+            Some(text) => license::parse_expiry(text).map_err(OpError::Expiry)?,
             None => Some(self.default_expiry()),
         };
         let phc = match &new.password {
             Some(pw) => {
-                let pw =
-                    NewPassword::parse(pw.expose(), &self.config.policy.rules()).map_err(|v| {
-                        let rules: Vec<String> = v.iter().map(ToString::to_string).collect();
-                        OpError::new(format!("password refused: {}", rules.join(" ")))
-                    })?;
+                let pw = NewPassword::parse(pw.expose(), &self.config.policy.rules())
+                    .map_err(OpError::Password)?;
                 Some(hasher::hash_blocking(&pw))
             }
             None => None,
@@ -129,10 +125,7 @@ impl Ops<'_> {
         let token = self.store.write(|tx| {
             let mut users_t = tx.users()?;
             if let Some(existing) = users_t.get(username.key())? {
-                return Err(OpError::new(format!(
-                    "a user named {:?} already exists",
-                    existing.username
-                )));
+                return Err(OpError::AlreadyExists(existing.username));
             }
             users_t.put(&user)?;
             let token = match user.password_hash {
@@ -195,9 +188,7 @@ impl Ops<'_> {
 
     fn user_set(&self, name: &str, c: UserChanges) -> Result<Response, OpError> {
         if c.is_empty() {
-            return Err(OpError::new(
-                "nothing to change: give --email, --phone, --name, --agency or --admin",
-            ));
+            return Err(OpError::NothingToChange);
         }
         let email = c.email.as_deref().map(parse_email).transpose()?;
         let phone = c.phone.as_deref().map(parse_optional_phone).transpose()?;
@@ -336,7 +327,7 @@ impl Ops<'_> {
 pub(super) fn find(users: &impl FindUser, name: &str) -> Result<UserRecord, OpError> {
     users
         .get(&canonical_key(name))?
-        .ok_or_else(|| OpError::new(format!("no such user: {:?}", name.trim())))
+        .ok_or_else(|| OpError::NoSuchUser(name.trim().to_owned()))
 }
 
 pub(super) fn show_date(d: Option<Date>) -> String {
@@ -344,11 +335,17 @@ pub(super) fn show_date(d: Option<Date>) -> String {
 }
 
 pub(super) fn parse_email(text: &str) -> Result<Email, OpError> {
-    Email::parse(text).map_err(|e| OpError::new(format!("email {:?}: {e}", text.trim())))
+    Email::parse(text).map_err(|reason| OpError::Email {
+        value: text.trim().to_owned(),
+        reason,
+    })
 }
 
 pub(super) fn parse_phone(text: &str) -> Result<Phone, OpError> {
-    Phone::parse(text).map_err(|e| OpError::new(format!("phone {:?}: {e}", text.trim())))
+    Phone::parse(text).map_err(|reason| OpError::Phone {
+        value: text.trim().to_owned(),
+        reason,
+    })
 }
 
 /// An empty value clears the phone number.
@@ -359,27 +356,27 @@ fn parse_optional_phone(text: &str) -> Result<Option<String>, OpError> {
     parse_phone(text).map(|p| Some(p.as_str().to_owned()))
 }
 
+/// Longest display name or agency, in characters.
+const MAX_TEXT_CHARS: usize = 100;
+
 /// A display name or agency: one line of at most 100 characters.
-pub(super) fn clean_text(field: &str, text: &str) -> Result<String, OpError> {
+pub(super) fn clean_text(field: &'static str, text: &str) -> Result<String, OpError> {
     let text = text.trim();
+    let refused = |reason| Err(OpError::Text { field, reason });
     if text.is_empty() {
-        return Err(OpError::new(format!("{field} must not be empty")));
+        return refused(TextError::Empty);
     }
-    if text.chars().count() > 100 {
-        return Err(OpError::new(format!(
-            "{field} must be at most 100 characters"
-        )));
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return refused(TextError::TooLong(MAX_TEXT_CHARS));
     }
     if text.chars().any(char::is_control) {
-        return Err(OpError::new(format!(
-            "{field} must be one line of printable text"
-        )));
+        return refused(TextError::NotOneLine);
     }
     Ok(text.to_owned())
 }
 
 /// Like [`clean_text`], but an empty value clears the field.
-fn optional_text(field: &str, text: &str) -> Result<Option<String>, OpError> {
+fn optional_text(field: &'static str, text: &str) -> Result<Option<String>, OpError> {
     if text.trim().is_empty() {
         Ok(None)
     } else {

@@ -53,10 +53,7 @@ impl Ops<'_> {
             let to = match (send, user.email.as_deref()) {
                 (false, _) => None,
                 (true, None) => {
-                    return Err(OpError::new(format!(
-                        "{} has no email address; give them the link instead",
-                        user.username
-                    )));
+                    return Err(OpError::NoEmail(user.username));
                 }
                 (true, Some(to)) => Some(to),
             };
@@ -105,18 +102,13 @@ impl Ops<'_> {
                 vars,
                 expires_at: Some(issued.expires_at),
             };
-            self.mailer
-                .queue(tx, self.config, mail)
-                .map_err(|e| OpError::new(e.to_string()))?;
+            self.mailer.queue(tx, self.config, mail)?;
         }
         Ok(link)
     }
 
     pub(super) fn backup(&self, path: &std::path::Path) -> Result<Response, OpError> {
-        let counts = self
-            .store
-            .backup_to(path)
-            .map_err(|e| OpError::new(e.to_string()))?;
+        let counts = self.store.backup_to(path)?;
         let detail = format!(
             "{} ({} accounts, {} bytes)",
             path.display(),

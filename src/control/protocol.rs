@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+pub use super::error::{ImportError, OpError, TextError};
 use crate::domain::secret::Secret;
 use crate::store::audit::AuditRecord;
 
@@ -246,42 +247,70 @@ impl From<AuditRecord> for AuditView {
     }
 }
 
-/// Why a command could not be done: a one-line reason for the operator (exit 1).
-#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
-#[error("{message}")]
-pub struct OpError {
+/// An [`OpError`] as it crosses the socket: `{"message": "..."}`, the line
+/// the operator reads. The client gets it back as [`OpError::Remote`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireError {
     pub message: String,
 }
 
-impl OpError {
-    pub fn new(message: impl Into<String>) -> Self {
+impl From<&OpError> for WireError {
+    fn from(e: &OpError) -> Self {
         Self {
-            message: message.into(),
+            message: e.to_string(),
         }
     }
 }
 
-impl From<crate::store::StoreError> for OpError {
-    fn from(e: crate::store::StoreError) -> Self {
-        OpError::new(e.to_string())
+impl From<WireError> for OpError {
+    fn from(e: WireError) -> Self {
+        OpError::Remote(e.message)
     }
 }
-
-macro_rules! op_error_from_redb {
-    ($($t:ty),*) => {$(
-        impl From<$t> for OpError {
-            fn from(e: $t) -> Self {
-                crate::store::StoreError::from(e).into()
-            }
-        }
-    )*};
-}
-op_error_from_redb!(redb::TableError, redb::StorageError);
 
 /// The line the server sends back.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reply {
     Ok(Response),
-    Error(OpError),
+    Error(WireError),
+}
+
+impl From<Result<Response, OpError>> for Reply {
+    fn from(result: Result<Response, OpError>) -> Self {
+        match result {
+            Ok(response) => Reply::Ok(response),
+            Err(e) => Reply::Error(WireError::from(&e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_crosses_the_socket_as_its_message() {
+        let error = OpError::NoSuchUser("bob".into());
+        let line = serde_json::to_string(&Reply::from(Err(error))).unwrap();
+        assert_eq!(line, r#"{"error":{"message":"no such user: \"bob\""}}"#);
+        let Reply::Error(wire) = serde_json::from_str::<Reply>(&line).unwrap() else {
+            panic!("an error reply: {line}");
+        };
+        let back = OpError::from(wire);
+        assert!(matches!(&back, OpError::Remote(_)), "{back:?}");
+        assert_eq!(back.to_string(), "no such user: \"bob\"");
+    }
+
+    #[test]
+    fn an_error_line_from_an_older_server_reads() {
+        let line = r#"{"error":{"message":"--years must be at least 1"}}"#;
+        let Ok(Reply::Error(wire)) = serde_json::from_str::<Reply>(line) else {
+            panic!("an error reply");
+        };
+        assert_eq!(
+            OpError::from(wire).to_string(),
+            "--years must be at least 1"
+        );
+    }
 }

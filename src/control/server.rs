@@ -74,9 +74,7 @@ async fn handle(stream: UnixStream, auth: Arc<Auth>, me: nix::unistd::Uid) -> st
             peer_uid = peer,
             "control socket refused a connection from another user"
         );
-        Reply::Error(OpError::new(
-            "only the service's own user may use the control socket",
-        ))
+        Reply::from(Err(OpError::NotTheServiceUser))
     } else {
         let mut line = String::new();
         BufReader::new(read.take(MAX_REQUEST))
@@ -84,7 +82,7 @@ async fn handle(stream: UnixStream, auth: Arc<Auth>, me: nix::unistd::Uid) -> st
             .await?;
         match serde_json::from_str::<Request>(&line) {
             Ok(request) => execute(auth, request, peer).await,
-            Err(e) => Reply::Error(OpError::new(format!("malformed request: {e}"))),
+            Err(e) => Reply::from(Err(OpError::MalformedRequest(e))),
         }
     };
     let mut out = serde_json::to_vec(&reply).map_err(std::io::Error::other)?;
@@ -106,11 +104,5 @@ async fn execute(auth: Arc<Auth>, request: Request, peer_uid: u32) -> Reply {
         ops.execute(request)
     })
     .await;
-    match result {
-        Ok(Ok(response)) => Reply::Ok(response),
-        Ok(Err(e)) => Reply::Error(e),
-        Err(_) => Reply::Error(OpError::new(
-            "the command failed inside the server; see its log",
-        )),
-    }
+    Reply::from(result.unwrap_or(Err(OpError::ServerFailed)))
 }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use serde::Serialize;
 use thiserror::Error;
 
 /// Longest whole address (RFC 5321 path limit minus the angle brackets).
@@ -13,7 +14,8 @@ const MAX_LABEL_LEN: usize = 63;
 
 /// An email address that passed [`Email::parse`]: ASCII only, one `@`,
 /// no whitespace, no CR or LF.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct Email(String);
 
 /// Why an address was refused. The messages are shown to users as they are.
@@ -47,6 +49,11 @@ impl Email {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The part after the `@`.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
     }
 }
 
@@ -97,6 +104,18 @@ mod tests {
         ] {
             assert_eq!(Email::parse(address).unwrap().as_str(), address);
         }
+    }
+
+    #[test]
+    fn the_domain_follows_the_at() {
+        assert_eq!(
+            Email::parse("DoNotReply@localhost").unwrap().domain(),
+            "localhost"
+        );
+        assert_eq!(
+            Email::parse("a.b@mail.example.org").unwrap().domain(),
+            "mail.example.org"
+        );
     }
 
     #[test]

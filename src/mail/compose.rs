@@ -134,8 +134,7 @@ impl MailTemplates {
 fn message_id(config: &Config) -> String {
     let bytes: [u8; 16] = crate::domain::token::random_bytes();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let host = config.mail.from.rsplit('@').next().unwrap_or("localhost");
-    format!("{hex}@{host}")
+    format!("{hex}@{}", config.mail.from.domain())
 }
 
 /// The account as mail templates see it (`user.name`, `user.username`).

@@ -88,7 +88,7 @@ impl Worker {
         };
         match self
             .transport
-            .send(&self.config.mail.from, &record.to, &bytes)
+            .send(self.config.mail.from.as_str(), &record.to, &bytes)
             .await
         {
             Ok(()) => {

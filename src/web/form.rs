@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
 use super::{AppState, BODY_TIMEOUT, MAX_BODY, WebError, csrf, net::ClientIp};
+use crate::config::BaseUrl;
 use crate::domain::secret::Secret;
 use crate::store::audit::{Event, Origin};
 
@@ -107,7 +108,7 @@ async fn reject(state: &AppState, parts: &mut Parts, why: &'static str) {
 }
 
 /// Refuses requests a browser marks as cross-site, or whose Origin is another site.
-fn same_site(headers: &HeaderMap, base_url: &str) -> bool {
+fn same_site(headers: &HeaderMap, base_url: &BaseUrl) -> bool {
     if headers
         .get("sec-fetch-site")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
@@ -139,7 +140,7 @@ fn same_site(headers: &HeaderMap, base_url: &str) -> bool {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .is_some_and(|h| h.eq_ignore_ascii_case(&authority));
-    let matches_base = url::Url::parse(base_url).is_ok_and(|b| b.origin() == url.origin());
+    let matches_base = base_url.origin() == url.origin();
     matches_host || matches_base
 }
 
@@ -211,23 +212,24 @@ mod tests {
 
     #[test]
     fn origin_checks() {
+        let base = BaseUrl::parse("http://127.0.0.1:8080").unwrap();
         let mut h = HeaderMap::new();
         h.insert(header::HOST, "127.0.0.1:9000".parse().unwrap());
-        assert!(same_site(&h, "http://127.0.0.1:8080"));
+        assert!(same_site(&h, &base));
         h.insert(header::ORIGIN, "http://127.0.0.1:9000".parse().unwrap());
-        assert!(same_site(&h, "http://127.0.0.1:8080"));
+        assert!(same_site(&h, &base));
         h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
-        assert!(!same_site(&h, "http://127.0.0.1:8080"));
+        assert!(!same_site(&h, &base));
         h.insert(header::ORIGIN, "null".parse().unwrap());
-        assert!(!same_site(&h, "http://127.0.0.1:8080"));
+        assert!(!same_site(&h, &base));
         h.insert("sec-fetch-site", "same-origin".parse().unwrap());
         assert!(
-            same_site(&h, "http://127.0.0.1:8080"),
+            same_site(&h, &base),
             "a browser's own form under no-referrer"
         );
         h.remove("sec-fetch-site");
         h.remove(header::ORIGIN);
         h.insert("sec-fetch-site", "cross-site".parse().unwrap());
-        assert!(!same_site(&h, "http://127.0.0.1:8080"));
+        assert!(!same_site(&h, &base));
     }
 }

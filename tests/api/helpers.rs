@@ -162,7 +162,7 @@ impl TestApp {
                 mailer: &auth.mailer,
                 origin: Origin::operator("test"),
             };
-            ops.execute(request).map_err(|e| e.message)
+            ops.execute(request).map_err(|e| e.to_string())
         })
         .await
         .unwrap()

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use latchkey::config::{Config, Dur};
+use latchkey::config::{BaseUrl, Config, Dur};
 use latchkey::control::protocol::Request;
 use latchkey::server::Running;
 
@@ -588,7 +588,7 @@ async fn https_with_a_self_signed_certificate() {
     let app = spawn_with(|c| {
         c.server.tls_cert = Some(cert.clone());
         c.server.tls_key = Some(key.clone());
-        c.server.base_url = "https://localhost".into();
+        c.server.base_url = BaseUrl::parse("https://localhost").unwrap();
     })
     .await;
     app.add_user("alice", PASSWORD).await;

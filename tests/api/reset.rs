@@ -186,8 +186,12 @@ async fn reset_link_is_mailed_and_works_exactly_once_r1_r3_r7() {
     assert_eq!(status, 200);
     let mail = app.mail_in(&sink).await;
     let m = &mail[0];
-    assert_eq!(m.from, app.config.mail.from);
-    assert!(m.header("From").unwrap().contains(&app.config.mail.from));
+    assert_eq!(m.from, app.config.mail.from.as_str());
+    assert!(
+        m.header("From")
+            .unwrap()
+            .contains(app.config.mail.from.as_str())
+    );
     assert_eq!(m.to, vec!["alice@example.org".to_string()]);
     assert!(m.raw.contains("multipart/alternative"), "{}", m.raw);
     assert!(m.raw.contains("text/plain") && m.raw.contains("text/html"));

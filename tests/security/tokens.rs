@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use base64::Engine;
-use latchkey::config::Dur;
+use latchkey::config::{BaseUrl, Dur};
 use latchkey::control::protocol::{Request, UserChanges};
 
 use crate::helpers::{PASSWORD, TestApp, login, spawn_with, spawn_with_smtp, submit};
@@ -343,7 +343,7 @@ async fn r5_links_replayed_after_each_voiding_event_are_dead() {
 #[tokio::test(flavor = "multi_thread")]
 async fn r6_forged_host_headers_never_reach_a_link() {
     let (app, sink) = spawn_with_smtp(|c| {
-        c.server.base_url = "https://login.agency.example".into();
+        c.server.base_url = BaseUrl::parse("https://login.agency.example").unwrap();
         c.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
