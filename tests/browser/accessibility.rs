@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::webdriver::{Browser, ENTER, Options, TAB};
-use crate::*;
+use super::*;
+use crate::browser::webdriver::{Browser, ENTER, Options, TAB};
 
 /// Marks every control a keyboard user must reach and returns how many there are.
 async fn mark_controls(b: &Browser) -> usize {
@@ -48,7 +48,7 @@ async fn unfocused_styles(b: &Browser) -> Value {
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn every_control_on_the_login_page_is_reached_by_tab_with_a_visible_focus() {
     let (app, _sink) = site(|_| {}).await;
     let b = Browser::launch(Options::default()).await;
@@ -142,7 +142,7 @@ async fn every_control_on_the_login_page_is_reached_by_tab_with_a_visible_focus(
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn errors_are_announced_and_tied_to_their_fields() {
     let (app, _sink) = site(|_| {}).await;
     let b = Browser::launch(Options::default()).await;

@@ -5,8 +5,8 @@ use std::time::Duration;
 use latchkey::config::Dur;
 use serde_json::json;
 
-use crate::webdriver::{Browser, ENTER, Options, TAB};
-use crate::*;
+use super::*;
+use crate::browser::webdriver::{Browser, ENTER, Options, TAB};
 
 /// The `data-rule` ids of the checklist items under `list_css` that are ticked.
 async fn met_rules(b: &Browser, list_css: &str) -> Vec<String> {
@@ -58,7 +58,7 @@ pub async fn type_password_watching_rules(b: &Browser, input_css: &str, list_css
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn sign_in_lands_on_the_home_page_with_the_name_and_the_gear() {
     let (app, _sink) = site(|_| {}).await;
     let b = Browser::launch(Options::default()).await;
@@ -104,7 +104,7 @@ async fn sign_in_lands_on_the_home_page_with_the_name_and_the_gear() {
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn three_wrong_passwords_show_the_lock_message_with_the_helpdesk_card() {
     let (app, _sink) = site(|c| c.lockout.max_failures = 3).await;
     let b = Browser::launch(Options::default()).await;
@@ -154,7 +154,7 @@ async fn assert_forgot_dialog_open(b: &Browser) {
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn forgot_password_by_click_and_by_keyboard_then_the_mailed_link_sets_a_new_password() {
     let (app, sink) = site(|_| {}).await;
     let b = Browser::launch(Options::default()).await;
@@ -235,7 +235,7 @@ async fn forgot_password_by_click_and_by_keyboard_then_the_mailed_link_sets_a_ne
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn an_expired_password_forces_a_change_before_the_home_page() {
     let (app, _sink) = site(|c| {
         c.policy.max_age = Dur::secs(2);
@@ -309,7 +309,7 @@ async fn open_profile_dialog(b: &Browser) {
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn the_gear_opens_the_profile_pop_up_to_change_password_phone_and_email() {
     let (app, sink) = site(|_| {}).await;
     let b = Browser::launch(Options::default()).await;
@@ -363,7 +363,7 @@ async fn the_gear_opens_the_profile_pop_up_to_change_password_phone_and_email() 
 /// fault marked and what was typed kept (never a password); once the session
 /// has ended, submitting leads to the sign-in page, which says why.
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn point6_profile_pop_up_refusals_show_in_place_and_an_ended_session_goes_to_sign_in() {
     let (app, _sink) = site(|_| {}).await;
     let b = Browser::launch(Options::default()).await;

@@ -5,8 +5,8 @@ use std::time::Duration;
 use latchkey::config::Dur;
 use serde_json::json;
 
-use crate::webdriver::{Browser, Options};
-use crate::*;
+use super::*;
+use crate::browser::webdriver::{Browser, Options};
 
 /// Proves that scripts really are off in this browser: app.js never ran.
 async fn assert_scripts_off(b: &Browser) {
@@ -37,7 +37,7 @@ async fn assert_scripts_off(b: &Browser) {
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn without_script_forgot_password_uses_the_fallback_page_and_the_link_works() {
     let (app, sink) = site(|_| {}).await;
     let b = Browser::launch(Options::no_script()).await;
@@ -77,7 +77,7 @@ async fn without_script_forgot_password_uses_the_fallback_page_and_the_link_work
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn without_script_the_gear_leads_to_the_profile_page_whose_forms_work() {
     let (app, sink) = site(|_| {}).await;
     let b = Browser::launch(Options::no_script()).await;
@@ -125,7 +125,7 @@ async fn without_script_the_gear_leads_to_the_profile_page_whose_forms_work() {
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn without_script_sign_in_lock_and_forced_change_work() {
     let (app, _sink) = site(|c| {
         c.policy.max_age = Dur::secs(2);

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use latchkey::control::protocol::{Request, Response};
 use serde_json::{Value, json};
 
+use super::*;
+use crate::browser::webdriver::{Browser, Options};
 use crate::helpers::{SmtpSink, TestApp, new_user};
-use crate::webdriver::{Browser, Options};
-use crate::*;
 
 /// axe-core's findings on one page.
 pub struct AxeReport {
@@ -203,8 +203,8 @@ async fn tour(options: Options, axe: bool) {
     };
     // An email change waiting for confirmation (requested in another browser).
     let other = app.client();
-    helpers::login(&other, &app, USER, PASSWORD).await;
-    let res = helpers::submit(
+    crate::helpers::login(&other, &app, USER, PASSWORD).await;
+    let res = crate::helpers::submit(
         &other,
         &app,
         "/profile",
@@ -216,7 +216,7 @@ async fn tour(options: Options, axe: bool) {
         ],
     )
     .await;
-    assert_eq!(helpers::location(&res), "/profile?done=email-sent");
+    assert_eq!(crate::helpers::location(&res), "/profile?done=email-sent");
     let confirm = mailed_path(&sink, "alice.new@example.org", "/confirm-email/", 0).await;
 
     let b = Browser::launch(options).await;
@@ -294,13 +294,13 @@ async fn tour(options: Options, axe: bool) {
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn every_page_at_1280px_passes_axe_and_is_screenshotted() {
     tour(Options::default(), true).await;
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn every_page_at_360px_does_not_scroll_sideways_and_is_screenshotted() {
     tour(Options::phone(), false).await;
 }

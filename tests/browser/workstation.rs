@@ -6,8 +6,8 @@ use std::time::Duration;
 use latchkey::config::Dur;
 use serde_json::json;
 
-use crate::webdriver::{Browser, Options};
-use crate::*;
+use super::*;
+use crate::browser::webdriver::{Browser, Options};
 
 /// GET `path` with only the given session cookie; returns (status, Location).
 async fn get_with_cookie(app: &TestApp, path: &str, session: &str) -> (u16, String) {
@@ -18,14 +18,17 @@ async fn get_with_cookie(app: &TestApp, path: &str, session: &str) -> (u16, Stri
         .send()
         .await
         .unwrap();
-    (res.status().as_u16(), helpers::location(&res).to_owned())
+    (
+        res.status().as_u16(),
+        crate::helpers::location(&res).to_owned(),
+    )
 }
 
 const WARNING_VISIBLE: &str = "const w = document.querySelector('.idle-warning[role=alert]'); \
      return !!w && w.getBoundingClientRect().height > 0;";
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn the_idle_timeout_warns_first_and_the_session_ends_on_the_server() {
     let (app, _sink) = site(|c| c.session.idle_timeout = Dur::secs(3)).await;
     let b = Browser::launch(Options::default()).await;
@@ -114,13 +117,13 @@ async fn back_after_sign_out(options: Options) {
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn after_sign_out_back_does_not_show_the_personal_page() {
     back_after_sign_out(Options::default()).await;
 }
 
 #[tokio::test]
-#[ignore = "needs Chromium and chromedriver: cargo test --test browser -- --ignored"]
+#[ignore = "needs Chromium and chromedriver: cargo test --test suite -- --ignored browser::"]
 async fn after_sign_out_back_does_not_show_the_personal_page_without_script() {
     back_after_sign_out(Options::no_script()).await;
 }

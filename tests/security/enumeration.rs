@@ -12,7 +12,7 @@ use latchkey::domain::secret::Secret;
 use crate::helpers::{
     PASSWORD, TestApp, csrf_token, form_token, login, spawn_with, spawn_with_smtp, submit,
 };
-use crate::support::{QUIET, median};
+use crate::security::support::{QUIET, median};
 
 const WRONG: &str = "Not-The-Password-7";
 
@@ -297,7 +297,7 @@ async fn l4_lock_voids_earlier_links_and_mails_only_the_notice() {
         .map(|_| {
             let (c, base) = (app.client(), app.base.clone());
             tokio::spawn(async move {
-                crate::support::post_form(
+                crate::security::support::post_form(
                     &c,
                     &base,
                     "/login",
@@ -320,14 +320,14 @@ async fn l4_lock_voids_earlier_links_and_mails_only_the_notice() {
         .await
         .unwrap();
     assert_eq!(get.status(), 410, "the pre-lock link still shows its form");
-    let anon = crate::support::anon(&app).await;
+    let anon = crate::security::support::anon(&app).await;
     let body = format!(
         "password=Fresh-Start-99x&confirm=Fresh-Start-99x&csrf_token={}",
         anon.token
     );
-    let post = crate::support::raw(
+    let post = crate::security::support::raw(
         app.addr,
-        &crate::support::post_bytes(
+        &crate::security::support::post_bytes(
             &format!("/reset/{token}"),
             &anon.cookie,
             "",
@@ -513,8 +513,8 @@ async fn l8_twins_share_a_count_and_unknown_names_leave_no_lasting_state() {
 
     let mut app = app.restart(|_| {}).await;
     let base = app.base.clone();
-    let client = crate::support::browser();
-    let after = crate::support::post_form(
+    let client = crate::security::support::browser();
+    let after = crate::security::support::post_form(
         &client,
         &base,
         "/login",
@@ -527,8 +527,8 @@ async fn l8_twins_share_a_count_and_unknown_names_leave_no_lasting_state() {
         401,
         "an unknown name's lock outlived a restart"
     );
-    let petra = crate::support::post_form(
-        &crate::support::browser(),
+    let petra = crate::security::support::post_form(
+        &crate::security::support::browser(),
         &base,
         "/login",
         "/login",

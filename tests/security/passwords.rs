@@ -13,7 +13,7 @@ use latchkey::domain::secret::Secret;
 use crate::helpers::{
     PASSWORD, TestApp, form_token, location, login, spawn_with, spawn_with_smtp, submit,
 };
-use crate::support::{anon, contains, post_bytes, raw};
+use crate::security::support::{anon, contains, post_bytes, raw};
 
 async fn reset_to(app: &TestApp, user: &str, password: &str) -> (u16, String) {
     let path = format!("/reset/{}", app.reset_token(user).await);

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::helpers::{PASSWORD, form_token, login, run_binary, spawn_with, submit};
-use crate::smtp::{Received, SmtpSink};
-use crate::support::{
+use crate::security::support::{
     QUIET, Served, assert_no_secret, browser, files_under, memory_kib, post_form, set_cookie,
 };
+use crate::smtp::{Received, SmtpSink};
 
 const MIB: u64 = 1024;
 const EPHEMERAL: &str =
@@ -106,7 +106,7 @@ async fn x1_a_sign_in_flood_is_bounded_and_the_server_stays_responsive() {
         tokio::spawn(async move {
             while Instant::now() < deadline {
                 peak.fetch_max(memory_kib(pid).0, Ordering::Relaxed);
-                threads.fetch_max(crate::support::threads(pid), Ordering::Relaxed);
+                threads.fetch_max(crate::security::support::threads(pid), Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         })

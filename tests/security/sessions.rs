@@ -11,7 +11,7 @@ use latchkey::control::protocol::{Request, Response, UserChanges};
 use crate::helpers::{
     PASSWORD, TestApp, csrf_token, form_token, location, login, spawn_with, submit,
 };
-use crate::support::{anon, assert_no_secret, bare_client, post_bytes, raw, set_cookie};
+use crate::security::support::{anon, assert_no_secret, bare_client, post_bytes, raw, set_cookie};
 
 const COOKIE: &str = "latchkey_session";
 /// Where a signed-out request for `/profile` is sent: sign in, then back (issue 11 point 10).
@@ -23,7 +23,7 @@ async fn raw_login(
     user: &str,
     password: &str,
     extra_cookie: &str,
-) -> crate::support::Raw {
+) -> crate::security::support::Raw {
     let a = anon(app).await;
     let cookie = if extra_cookie.is_empty() {
         a.cookie.clone()
@@ -38,7 +38,7 @@ async fn raw_login(
     .await
 }
 
-fn session_of(res: &crate::support::Raw) -> Option<String> {
+fn session_of(res: &crate::security::support::Raw) -> Option<String> {
     res.all("set-cookie")
         .into_iter()
         .find(|c| c.starts_with(&format!("{COOKIE}=")))

@@ -9,7 +9,7 @@ use latchkey::config::{BaseUrl, Dur};
 use latchkey::control::protocol::{Request, UserChanges};
 
 use crate::helpers::{PASSWORD, TestApp, login, spawn_with, spawn_with_smtp, submit};
-use crate::support::{anon, assert_no_secret, post_bytes, raw};
+use crate::security::support::{anon, assert_no_secret, post_bytes, raw};
 
 const NEW: &str = "Fresh-Start-99x";
 
@@ -128,7 +128,7 @@ async fn r2_no_token_in_the_data_file_or_a_backup() {
         ("spent token", spent.as_str()),
         ("setup token", setup.as_str()),
     ];
-    for file in crate::support::files_under(app.data_dir()) {
+    for file in crate::security::support::files_under(app.data_dir()) {
         if file.extension().is_some_and(|e| e == "eml") {
             continue;
         }
@@ -362,7 +362,7 @@ async fn r6_forged_host_headers_never_reach_a_link() {
     let res = raw(app.addr, &req).await;
     assert!(res.status == 200 || res.status == 400, "{}", res.status);
     // A plain request with only a forged Host, too.
-    let res = crate::support::raw(
+    let res = crate::security::support::raw(
         app.addr,
         &post_bytes(
             "/forgot",

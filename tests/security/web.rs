@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::helpers::{
     PASSWORD, TestApp, form_token, login, new_user, spawn_with, spawn_with_smtp, submit,
 };
-use crate::support::{Anon, Raw, anon, post_bytes, raw};
+use crate::security::support::{Anon, Raw, anon, post_bytes, raw};
 
 async fn signed_in(app: &TestApp, user: &str) -> (reqwest::Client, String) {
     let client = app.client();
@@ -290,7 +290,7 @@ async fn i1_a_body_sent_one_byte_a_second_times_out() {
         read_all.is_ok(),
         "the connection was still open after {took:?}"
     );
-    let res = crate::support::parse_raw(&buf);
+    let res = crate::security::support::parse_raw(&buf);
     assert!(
         res.status == 408 || buf.is_empty(),
         "answered {}",

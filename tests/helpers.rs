@@ -82,9 +82,18 @@ async fn start_in(
     hand: ClockHand,
 ) -> TestApp {
     config.clone().validate().expect("test config is valid");
-    let running = server::start_with_clock(config.clone(), clock.clone())
-        .await
-        .expect("server starts");
+    // After a restart, a store call the old server's aborted tasks had handed
+    // to the blocking pool may still hold the file for a few milliseconds.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let running = loop {
+        match server::start_with_clock(config.clone(), clock.clone()).await {
+            Ok(running) => break running,
+            Err(e) if e.to_string().contains("already serving") && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("server starts: {e:#}"),
+        }
+    };
     TestApp {
         addr: running.addr,
         base: format!("http://{}", running.addr),

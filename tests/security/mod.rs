@@ -3,13 +3,6 @@
 //! built binary. `docs/security.md` maps every ID to its tests here and in
 //! `tests/api`.
 
-#[allow(dead_code)]
-#[path = "../api/helpers.rs"]
-mod helpers;
-#[allow(dead_code)]
-#[path = "../api/smtp.rs"]
-mod smtp;
-
 mod support;
 
 mod enumeration;

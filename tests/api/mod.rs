@@ -1,8 +1,5 @@
 //! Integration tests: the real router on 127.0.0.1:0, the real store, the real binary.
 
-mod helpers;
-mod smtp;
-
 mod cli;
 mod cli_data_dir;
 mod cli_mail;

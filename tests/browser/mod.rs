@@ -2,16 +2,10 @@
 //! chromedriver, against the real server on 127.0.0.1 with a real SMTP sink.
 //!
 //! Every test is ignored by default so that `cargo test` passes on a machine
-//! without Chromium; run them with `cargo test --test browser -- --ignored`
+//! without Chromium; run them with `cargo test --test suite -- --ignored browser::`
 //! (docs/browser-tests.md). Once asked to run, a test fails when Chromium,
 //! chromedriver or axe-core (`AXE_CORE_JS`) is missing.
 
-#[allow(dead_code)]
-#[path = "../api/helpers.rs"]
-mod helpers;
-#[allow(dead_code)]
-#[path = "../api/smtp.rs"]
-mod smtp;
 mod webdriver;
 
 mod accessibility;
@@ -25,7 +19,7 @@ use std::time::{Duration, Instant};
 use latchkey::config::Config;
 use latchkey::control::protocol::{Request, UserChanges};
 
-use helpers::{PASSWORD, SmtpSink, TestApp};
+use crate::helpers::{PASSWORD, SmtpSink, TestApp};
 use webdriver::{Browser, Element};
 
 /// The user most journeys sign in as.
@@ -38,7 +32,7 @@ const HELPDESK_EMAIL: &str = "helpdesk@agency.example";
 
 /// A server with a real SMTP sink and the account `alice`.
 async fn site(adjust: impl FnOnce(&mut Config)) -> (TestApp, SmtpSink) {
-    let (app, sink) = helpers::spawn_with_smtp(|c| {
+    let (app, sink) = crate::helpers::spawn_with_smtp(|c| {
         c.organization.name = "Harbour Agency".into();
         c.helpdesk.email = HELPDESK_EMAIL.into();
         c.helpdesk.phone = Some("+44 20 7946 0000".into());
