@@ -7,14 +7,14 @@
 //! is `threads` x 19 MiB however many hashes run.
 
 use argon2::password_hash::PasswordVerifier;
-use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::password_hash::phc::{self, Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
-use crate::domain::password::NewPassword;
+use crate::domain::password::{NewPassword, PasswordHash};
 use crate::domain::secret::Secret;
 
 /// OWASP parameters: m = 19456 KiB, t = 2, p = 1 (argon2id, v19).
@@ -58,12 +58,12 @@ impl Default for Workspace {
 /// Hashes a password to a PHC string with a fresh random salt. Blocking (~20 ms).
 /// Only a [`NewPassword`] is stored, so every stored hash is of the NFKC form
 /// that [`Hasher::verify`] compares against.
-pub fn hash_blocking(password: &NewPassword) -> String {
+pub fn hash_blocking(password: &NewPassword) -> PasswordHash {
     hash_with(&mut Workspace::new(), password.expose())
 }
 
 /// Hashes `password` exactly as given in a given workspace.
-fn hash_with(workspace: &mut Workspace, password: &str) -> String {
+fn hash_with(workspace: &mut Workspace, password: &str) -> PasswordHash {
     let mut salt = [0u8; SALT_LEN];
     getrandom::fill(&mut salt).expect("the OS random source works");
     let mut out = [0u8; OUTPUT_LEN];
@@ -75,14 +75,14 @@ fn hash_with(workspace: &mut Workspace, password: &str) -> String {
             &mut workspace.blocks[..],
         )
         .expect("argon2 hashing with valid parameters does not fail");
-    PasswordHash {
+    let phc = phc::PasswordHash {
         algorithm: argon2::ARGON2ID_IDENT,
         version: Some(Version::V0x13.into()),
         params: ParamsString::try_from(&params()).expect("constant parameters encode"),
         salt: Some(Salt::new(&salt).expect("16 bytes is a valid salt")),
         hash: Some(Output::new(&out).expect("32 bytes is a valid output")),
-    }
-    .to_string()
+    };
+    PasswordHash::from_phc(phc.to_string())
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -109,9 +109,9 @@ pub fn verify_with(
         Some(p) => (p, true),
         None => (dummy, false),
     };
-    let Ok(parsed) = PasswordHash::new(stored) else {
+    let Ok(parsed) = phc::PasswordHash::new(stored) else {
         // A damaged hash never matches; still spend the time of a verify.
-        if let Ok(dummy) = PasswordHash::new(dummy) {
+        if let Ok(dummy) = phc::PasswordHash::new(dummy) {
             let _ = matches(workspace, password, &dummy);
         }
         return Verification {
@@ -130,7 +130,7 @@ pub fn verify_with(
 ///
 /// A hash whose parameters need more memory than the workspace holds (a
 /// future, stronger setting) is checked by argon2's own allocating verifier.
-fn matches(workspace: &mut Workspace, password: &Secret, hash: &PasswordHash) -> bool {
+fn matches(workspace: &mut Workspace, password: &Secret, hash: &phc::PasswordHash) -> bool {
     let pwd = password.expose().as_bytes();
     let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
         return false;
@@ -158,7 +158,7 @@ fn matches(workspace: &mut Workspace, password: &Secret, hash: &PasswordHash) ->
         && bool::from(out.ct_eq(expected.as_ref()))
 }
 
-fn uses_current_params(hash: &PasswordHash) -> bool {
+fn uses_current_params(hash: &phc::PasswordHash) -> bool {
     let want = params();
     hash.algorithm == argon2::ARGON2ID_IDENT
         && hash.version == Some(Version::V0x13.into())
@@ -184,7 +184,7 @@ pub struct Hasher {
     threads: usize,
     waiting: AtomicUsize,
     max_waiting: usize,
-    dummy: String,
+    dummy: PasswordHash,
     jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
 }
 
@@ -238,20 +238,25 @@ impl Hasher {
     pub async fn verify(
         &self,
         password: Secret,
-        phc: Option<String>,
+        phc: Option<PasswordHash>,
     ) -> Result<Verification, Busy> {
         let dummy = self.dummy.clone();
         self.run(move |workspace| {
             // Stored hashes are of the NFKC form (NewPassword::parse), so the
             // typed password is compared in that form too (SECURITY P1).
             let password = Secret::new(crate::domain::password::normalize(password.expose()));
-            verify_with(workspace, &password, phc.as_deref(), &dummy)
+            verify_with(
+                workspace,
+                &password,
+                phc.as_ref().map(PasswordHash::as_str),
+                dummy.as_str(),
+            )
         })
         .await
     }
 
     /// Hashes off the async runtime.
-    pub async fn hash(&self, password: NewPassword) -> Result<String, Busy> {
+    pub async fn hash(&self, password: NewPassword) -> Result<PasswordHash, Busy> {
         self.run(move |workspace| hash_with(workspace, password.expose()))
             .await
     }
@@ -304,9 +309,11 @@ mod tests {
     #[test]
     fn hash_and_verify_round_trip() {
         let pw = Secret::new("Correct-Horse-9");
-        let phc = hash_blocking(&NewPassword::verified(&pw));
+        let phc = hash_blocking(&NewPassword::verified(&pw))
+            .as_str()
+            .to_owned();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        let dummy = hash_with(&mut Workspace::new(), "x");
+        let dummy = hash_with(&mut Workspace::new(), "x").as_str().to_owned();
         let ok = verify_blocking(&pw, Some(&phc), &dummy);
         assert!(ok.matched && !ok.needs_rehash);
         assert!(!verify_blocking(&Secret::new("wrong"), Some(&phc), &dummy).matched);
@@ -337,10 +344,10 @@ mod tests {
                 .unwrap()
                 .to_string();
         for _ in 0..3 {
-            let ours = hash_with(&mut ws, pw.expose());
+            let ours = hash_with(&mut ws, pw.expose()).as_str().to_owned();
             assert!(
                 argon2()
-                    .verify_password(b"Correct-Horse-9", &PasswordHash::new(&ours).unwrap())
+                    .verify_password(b"Correct-Horse-9", &phc::PasswordHash::new(&ours).unwrap())
                     .is_ok()
             );
             let v = verify_with(&mut ws, &pw, Some(&theirs), &ours);

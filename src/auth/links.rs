@@ -3,6 +3,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::config::BaseUrl;
+use crate::domain::email::Email;
 use crate::domain::secret::Secret;
 use crate::domain::token;
 use crate::store::StoreError;
@@ -20,7 +21,7 @@ pub fn issue(
     tokens: &mut TokensMut<'_>,
     kind: TokenKind,
     user: Option<&str>,
-    email: Option<&str>,
+    email: Option<&Email>,
     ttl: SignedDuration,
     now: Timestamp,
 ) -> Result<Issued, StoreError> {
@@ -35,7 +36,7 @@ pub fn issue(
         user: user.map(str::to_owned),
         created_at: now,
         expires_at,
-        email: email.map(str::to_owned),
+        email: email.cloned(),
     };
     tokens.put(&token::hash(token.expose()), &record)?;
     Ok(Issued { token, expires_at })

@@ -110,8 +110,13 @@ impl Auth {
     ) -> Result<SignIn, AuthError> {
         let now = self.store.now();
         if self.is_locked(&user, now) {
-            self.audit(Event::LoginFailed, user.username, origin, "account locked")
-                .await?;
+            self.audit(
+                Event::LoginFailed,
+                user.username.into(),
+                origin,
+                "account locked",
+            )
+            .await?;
             return Ok(SignIn::Locked);
         }
         let verification = if password.expose().len() > MAX_INPUT_BYTES {
@@ -129,7 +134,7 @@ impl Auth {
         if user.disabled {
             self.audit(
                 Event::LoginFailed,
-                user.username,
+                user.username.into(),
                 origin,
                 "account disabled",
             )
@@ -137,8 +142,13 @@ impl Auth {
             return Ok(SignIn::Disabled);
         }
         if !license::is_active(user.license_expires, license::today()) {
-            self.audit(Event::LoginFailed, user.username, origin, "license expired")
-                .await?;
+            self.audit(
+                Event::LoginFailed,
+                user.username.into(),
+                origin,
+                "license expired",
+            )
+            .await?;
             return Ok(SignIn::LicenseExpired);
         }
         let rehash = if v.needs_rehash {
@@ -171,7 +181,12 @@ impl Auth {
                     }
                     let id = tx.sessions()?.create(&user, must_change, now)?;
                     let detail = must_change.then(|| "password change required".to_owned());
-                    tx.record(Event::LoginSucceeded, Some(&user.username), &origin, detail)?;
+                    tx.record(
+                        Event::LoginSucceeded,
+                        Some(user.username.as_str()),
+                        &origin,
+                        detail,
+                    )?;
                     Ok::<_, StoreError>(Some((id, must_change)))
                 })
             })
@@ -208,7 +223,7 @@ impl Auth {
                     let name = user.username.clone();
                     audit_t.append(
                         Event::LoginFailed,
-                        Some(&name),
+                        Some(name.as_str()),
                         &origin,
                         Some("wrong password".into()),
                     )?;
@@ -217,7 +232,12 @@ impl Auth {
                         super::links::void_all(&mut tx.tokens()?, &key)?;
                         let detail =
                             format!("{} consecutive failed sign-ins", user.failed_attempts);
-                        audit_t.append(Event::AccountLocked, Some(&name), &origin, Some(detail))?;
+                        audit_t.append(
+                            Event::AccountLocked,
+                            Some(name.as_str()),
+                            &origin,
+                            Some(detail),
+                        )?;
                     }
                     let tries_left = max.saturating_sub(user.failed_attempts);
                     users_t.put(&user)?;

@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 
 use super::{Auth, AuthError, setup::set_password};
-use crate::domain::password::NewPassword;
+use crate::domain::password::{NewPassword, PasswordHash};
 use crate::domain::secret::Secret;
 use crate::mail::compose::MailKind;
 use crate::store::StoreError;
@@ -66,7 +66,7 @@ impl Auth {
                     )?;
                     tx.record(
                         event,
-                        Some(&user.username),
+                        Some(user.username.as_str()),
                         &origin,
                         Some("every other session ended".into()),
                     )?;
@@ -85,7 +85,7 @@ impl Auth {
         user: &UserRecord,
         new: Secret,
         confirm: Secret,
-    ) -> Result<Result<String, Vec<String>>, AuthError> {
+    ) -> Result<Result<PasswordHash, Vec<String>>, AuthError> {
         let parsed = NewPassword::parse(new.expose(), &self.config.policy.rules());
         let mut errors: Vec<String> = match &parsed {
             Ok(_) => Vec::new(),

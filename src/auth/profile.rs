@@ -9,6 +9,7 @@ use super::password::mail_time;
 use super::{Auth, AuthError};
 use crate::domain::email::Email;
 use crate::domain::password::MAX_INPUT_BYTES;
+use crate::domain::phone::Phone;
 use crate::domain::secret::Secret;
 use crate::domain::time_left::human_duration;
 use crate::domain::token;
@@ -59,7 +60,7 @@ impl Auth {
     pub async fn set_phone(
         &self,
         user: &UserRecord,
-        phone: Option<String>,
+        phone: Option<Phone>,
         origin: Origin,
     ) -> Result<(), AuthError> {
         let key = user.key();
@@ -74,7 +75,7 @@ impl Auth {
                     users_t.put(&u)?;
                     tx.record(
                         Event::UserUpdated,
-                        Some(&u.username),
+                        Some(u.username.as_str()),
                         &origin,
                         Some("phone changed on the profile page".into()),
                     )
@@ -105,7 +106,7 @@ impl Auth {
                         &mut tx.tokens()?,
                         TokenKind::ConfirmEmail,
                         Some(&key),
-                        Some(new.as_str()),
+                        Some(&new),
                         ttl.signed(),
                         tx.now(),
                     )?;
@@ -120,14 +121,14 @@ impl Auth {
                         crate::mail::Outgoing {
                             kind: MailKind::ConfirmEmail,
                             to: new.as_str(),
-                            user: Some(&u.username),
+                            user: Some(u.username.as_str()),
                             vars,
                             expires_at: Some(issued.expires_at),
                         },
                     )?;
                     tx.record(
                         Event::EmailChangeRequested,
-                        Some(&u.username),
+                        Some(u.username.as_str()),
                         &origin,
                         Some(format!("confirmation link mailed to {}", new.as_str())),
                     )?;
@@ -143,7 +144,7 @@ impl Auth {
     pub async fn email_change_view(
         &self,
         token: String,
-    ) -> Result<Option<(UserRecord, String)>, StoreError> {
+    ) -> Result<Option<(UserRecord, Email)>, StoreError> {
         if !token::looks_valid(&token) {
             return Ok(None);
         }
@@ -192,7 +193,7 @@ impl Auth {
                     mailer.mail_user(&config, tx, &old, MailKind::EmailChanged, vars, None)?;
                     tx.record(
                         Event::EmailChanged,
-                        Some(&user.username),
+                        Some(user.username.as_str()),
                         &origin,
                         Some(format!("email changed to {new}")),
                     )?;

@@ -176,7 +176,7 @@ impl Auth {
                     )?;
                     tx.record(
                         Event::ResetCompleted,
-                        Some(&user.username),
+                        Some(user.username.as_str()),
                         &origin,
                         Some(
                             "password set by reset link; account unlocked; every session ended"

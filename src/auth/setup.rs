@@ -5,7 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::{Auth, AuthError, links};
 use crate::domain::email::Email;
 use crate::domain::license;
-use crate::domain::password::NewPassword;
+use crate::domain::password::{NewPassword, PasswordHash};
 use crate::domain::secret::Secret;
 use crate::domain::token;
 use crate::domain::username::Username;
@@ -93,8 +93,8 @@ impl Auth {
                         }),
                         (TokenKind::Setup, Some(u)) => Some(SetupView {
                             first_admin: false,
-                            username: u.username,
-                            email: u.email,
+                            username: u.username.into(),
+                            email: u.email.map(String::from),
                         }),
                         _ => None,
                     })
@@ -115,7 +115,7 @@ impl Auth {
         };
         let mut errors = Vec::new();
         let username = if view.first_admin {
-            Username::parse(&form.username)
+            Username::parse(form.username.as_str())
                 .map_err(|e| errors.push(format!("User name: {e}")))
                 .ok()
         } else {
@@ -164,17 +164,11 @@ impl Auth {
                     let now = tx.now();
                     let (user, event) = match (t.kind, username, t.user) {
                         (TokenKind::FirstAdmin, Some(name), _) => {
-                            let mut u = UserRecord {
-                                username: name.as_str().to_owned(),
-                                admin: true,
-                                created_at: now,
-                                license_expires: Some(license::default_expiry(
-                                    license::today(),
-                                    term,
-                                )),
-                                ..UserRecord::default()
-                            };
-                            u.email = Some(email.as_str().to_owned());
+                            let mut u = UserRecord::new(name, now);
+                            u.admin = true;
+                            u.license_expires =
+                                Some(license::default_expiry(license::today(), term));
+                            u.email = Some(email);
                             set_password(&mut u, phc, now, 0);
                             (u, Event::UserCreated)
                         }
@@ -182,7 +176,7 @@ impl Auth {
                             let Some(mut u) = users_t.get(&key)? else {
                                 return Ok(SetupOutcome::Gone);
                             };
-                            u.email = Some(email.as_str().to_owned());
+                            u.email = Some(email);
                             set_password(&mut u, phc, now, 0);
                             (u, Event::PasswordChanged)
                         }
@@ -195,9 +189,14 @@ impl Auth {
                         Event::UserCreated => "first administrator, by setup link",
                         _ => "password chosen by setup link",
                     };
-                    tx.record(event, Some(&user.username), &origin, Some(detail.into()))?;
+                    tx.record(
+                        event,
+                        Some(user.username.as_str()),
+                        &origin,
+                        Some(detail.into()),
+                    )?;
                     Ok::<_, StoreError>(SetupOutcome::Done {
-                        username: user.username,
+                        username: user.username.into(),
                     })
                 })
             })
@@ -207,7 +206,7 @@ impl Auth {
 }
 
 /// Installs a new password hash: keeps `history` old hashes, clears lockout, ends sessions.
-pub fn set_password(user: &mut UserRecord, phc: String, now: Timestamp, history: usize) {
+pub fn set_password(user: &mut UserRecord, phc: PasswordHash, now: Timestamp, history: usize) {
     if let Some(old) = user.password_hash.replace(phc) {
         user.password_history.insert(0, old);
     }

@@ -26,7 +26,7 @@ pub fn run(ops: &Ops<'_>, csv_text: &str, send_invites: bool) -> Result<Response
         // Checked again inside the transaction: the table may have changed since parsing.
         for (line, user) in &records {
             if let Some(existing) = users_t.get(&user.key())? {
-                return Err(OpError::AlreadyExists(existing.username).at_line(*line));
+                return Err(OpError::AlreadyExists(existing.username.into()).at_line(*line));
             }
         }
         let mut audit_t = tx.audit()?;
@@ -34,7 +34,7 @@ pub fn run(ops: &Ops<'_>, csv_text: &str, send_invites: bool) -> Result<Response
             users_t.put(user)?;
             audit_t.append(
                 Event::UserCreated,
-                Some(&user.username),
+                Some(user.username.as_str()),
                 &ops.origin,
                 Some("imported from CSV".into()),
             )?;
@@ -161,15 +161,13 @@ impl Row<'_> {
             None => Some(default_expiry),
         };
         Ok(UserRecord {
-            username: username.as_str().to_owned(),
             name,
-            email: Some(email.as_str().to_owned()),
-            phone: phone.map(|p| p.as_str().to_owned()),
+            email: Some(email),
+            phone,
             admin: self.admin()?,
             agency,
             license_expires,
-            created_at: now,
-            ..UserRecord::default()
+            ..UserRecord::new(username.clone(), now)
         })
     }
 
@@ -251,7 +249,13 @@ mod tests {
         assert!(ann.admin);
         assert_eq!(ann.license_expires, None);
         let (line, bob) = &users[1];
-        assert_eq!((*line, bob.email.as_deref()), (4, Some("b@x.org")));
+        assert_eq!(
+            (
+                *line,
+                bob.email.as_ref().map(crate::domain::email::Email::as_str)
+            ),
+            (4, Some("b@x.org"))
+        );
         assert!(!bob.admin);
         assert_eq!(bob.license_expires, Some(jiff::civil::date(2030, 1, 31)));
     }

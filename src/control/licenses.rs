@@ -67,7 +67,7 @@ impl Ops<'_> {
                     show_date(u.license_expires),
                     show_date(before)
                 );
-                self.audit_in(tx, Event::LicenseChanged, &u.username, Some(detail))?;
+                self.audit_in(tx, Event::LicenseChanged, u.username.as_str(), Some(detail))?;
             }
             Ok(members.len())
         })?;
@@ -94,7 +94,7 @@ impl Ops<'_> {
             })
             .map(|u| LicenseView {
                 expired: !license::is_active(u.license_expires, today),
-                username: u.username,
+                username: u.username.into(),
                 agency: u.agency,
                 license_expires: u.license_expires,
             })

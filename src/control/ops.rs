@@ -59,10 +59,10 @@ impl Ops<'_> {
         let now = self.store.now();
         let max_age = self.config.policy.max_age.signed();
         UserView {
-            username: u.username.clone(),
+            username: u.username.to_string(),
             name: u.name.clone(),
-            email: u.email.clone(),
-            phone: u.phone.clone(),
+            email: u.email.as_ref().map(ToString::to_string),
+            phone: u.phone.as_ref().map(ToString::to_string),
             admin: u.admin,
             agency: u.agency.clone(),
             disabled: u.disabled,
@@ -82,7 +82,7 @@ impl Ops<'_> {
     }
 
     fn user_add(&self, new: NewUser) -> Result<Response, OpError> {
-        let username = Username::parse(&new.username).map_err(OpError::Username)?;
+        let username = Username::parse(new.username.as_str()).map_err(OpError::Username)?;
         let email = parse_email(&new.email)?;
         let phone = new.phone.as_deref().map(parse_phone).transpose()?;
         let name = new
@@ -109,15 +109,13 @@ impl Ops<'_> {
         };
         let now = self.store.now();
         let mut user = UserRecord {
-            username: username.as_str().to_owned(),
             name,
-            email: Some(email.as_str().to_owned()),
-            phone: phone.map(|p| p.as_str().to_owned()),
+            email: Some(email),
+            phone,
             admin: new.admin,
             agency,
             license_expires,
-            created_at: now,
-            ..UserRecord::default()
+            ..UserRecord::new(username.clone(), now)
         };
         if let Some(phc) = phc {
             setup::set_password(&mut user, phc, now, 0);
@@ -125,14 +123,14 @@ impl Ops<'_> {
         let token = self.store.write(|tx| {
             let mut users_t = tx.users()?;
             if let Some(existing) = users_t.get(username.key())? {
-                return Err(OpError::AlreadyExists(existing.username));
+                return Err(OpError::AlreadyExists(existing.username.into()));
             }
             users_t.put(&user)?;
             let token = match user.password_hash {
                 Some(_) => None,
                 None => Some(self.invite(tx, &user)?),
             };
-            self.audit_in(tx, Event::UserCreated, &user.username, None)?;
+            self.audit_in(tx, Event::UserCreated, user.username.as_str(), None)?;
             Ok(token)
         })?;
         self.mailer.wake();
@@ -180,7 +178,7 @@ impl Ops<'_> {
                 // Links mailed to the old address must die with it (SECURITY R5).
                 links::void_all(&mut tx.tokens()?, &user.key())?;
             }
-            self.audit_in(tx, event, &user.username, Some(detail.clone()))?;
+            self.audit_in(tx, event, user.username.as_str(), Some(detail.clone()))?;
             Ok::<_, OpError>(format!("{}: {detail}", user.username))
         })?;
         Ok(Response::Done { message })
@@ -205,7 +203,7 @@ impl Ops<'_> {
         self.update(name, Event::UserUpdated, |u| {
             let mut fields = Vec::new();
             if let Some(e) = email {
-                u.email = Some(e.as_str().to_owned());
+                u.email = Some(e);
                 fields.push("email");
             }
             if let Some(p) = phone {
@@ -252,7 +250,7 @@ impl Ops<'_> {
             let key = user.key();
             users_t.remove(&key)?;
             links::void_all(&mut tx.tokens()?, &key)?;
-            self.audit_in(tx, Event::UserDeleted, &user.username, None)?;
+            self.audit_in(tx, Event::UserDeleted, user.username.as_str(), None)?;
             Ok::<_, OpError>(format!(
                 "{}: deleted; every session and link ended",
                 user.username
@@ -349,11 +347,11 @@ pub(super) fn parse_phone(text: &str) -> Result<Phone, OpError> {
 }
 
 /// An empty value clears the phone number.
-fn parse_optional_phone(text: &str) -> Result<Option<String>, OpError> {
+fn parse_optional_phone(text: &str) -> Result<Option<Phone>, OpError> {
     if text.trim().is_empty() {
         return Ok(None);
     }
-    parse_phone(text).map(|p| Some(p.as_str().to_owned()))
+    parse_phone(text).map(Some)
 }
 
 /// Longest display name or agency, in characters.

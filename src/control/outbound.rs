@@ -5,6 +5,7 @@ use minijinja::context;
 use super::ops::{Ops, find};
 use super::protocol::*;
 use crate::auth::links;
+use crate::domain::email::Email;
 use crate::domain::time_left::human_duration;
 use crate::mail::Outgoing;
 use crate::mail::compose::MailKind;
@@ -43,17 +44,17 @@ impl Ops<'_> {
         tx: &crate::store::Write,
         user: &UserRecord,
     ) -> Result<String, OpError> {
-        let to = user.email.as_deref();
+        let to = user.email.as_ref().map(Email::as_str);
         self.issue_link(tx, user, OneTimeLink::SETUP, to)
     }
 
     pub(super) fn reset_link(&self, name: &str, send: bool) -> Result<Response, OpError> {
         let (link, mailed_to) = self.store.write(|tx| {
             let user = find(&tx.users()?, name)?;
-            let to = match (send, user.email.as_deref()) {
+            let to = match (send, user.email.as_ref().map(Email::as_str)) {
                 (false, _) => None,
                 (true, None) => {
-                    return Err(OpError::NoEmail(user.username));
+                    return Err(OpError::NoEmail(user.username.into()));
                 }
                 (true, Some(to)) => Some(to),
             };
@@ -63,7 +64,12 @@ impl Ops<'_> {
                 Some(to) => format!("reset link issued by an administrator and mailed to {to}"),
                 None => "reset link issued by an administrator".to_owned(),
             };
-            self.audit_in(tx, Event::ResetRequested, &user.username, Some(detail))?;
+            self.audit_in(
+                tx,
+                Event::ResetRequested,
+                user.username.as_str(),
+                Some(detail),
+            )?;
             Ok::<_, OpError>((link, mailed_to))
         })?;
         self.mailer.wake();
@@ -98,7 +104,7 @@ impl Ops<'_> {
             let mail = Outgoing {
                 kind: kind.mail,
                 to,
-                user: Some(&user.username),
+                user: Some(user.username.as_str()),
                 vars,
                 expires_at: Some(issued.expires_at),
             };

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Longest whole address (RFC 5321 path limit minus the angle brackets).
@@ -14,8 +14,11 @@ const MAX_LABEL_LEN: usize = 63;
 
 /// An email address that passed [`Email::parse`]: ASCII only, one `@`,
 /// no whitespace, no CR or LF.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+///
+/// Stored and sent as its text; read back through [`Email::parse`], so a
+/// record holding anything else fails to load instead of reaching a header.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct Email(String);
 
 /// Why an address was refused. The messages are shown to users as they are.
@@ -54,6 +57,20 @@ impl Email {
     /// The part after the `@`.
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
+}
+
+impl From<Email> for String {
+    fn from(email: Email) -> String {
+        email.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = EmailError;
+
+    fn try_from(text: String) -> Result<Email, EmailError> {
+        Email::parse(&text)
     }
 }
 

@@ -152,6 +152,31 @@ impl NewPassword {
     }
 }
 
+/// A stored password hash: an argon2id PHC string (`$argon2id$v=19$…`),
+/// always of a [`NewPassword`], so always of the normalised form. Only the
+/// hasher makes new ones; the store keeps them as text. Its `Debug` shows no
+/// part of the hash.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Wraps a PHC string the hasher produced.
+    pub fn from_phc(phc: String) -> Self {
+        Self(phc)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(..)")
+    }
+}
+
 /// NFKC, the form passwords are hashed and compared in. Never truncates.
 pub fn normalize(input: &str) -> String {
     input.nfkc().collect()

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 const MIN_CHARS: usize = 3;
@@ -10,7 +11,9 @@ const MAX_CHARS: usize = 32;
 const MIN_DIGITS: usize = 3;
 
 /// A phone number that passed [`Phone::parse`], kept as typed (trimmed).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Stored as its text and read back through [`Phone::parse`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct Phone(String);
 
 /// Why a phone number was refused. The messages are shown to users as they are.
@@ -68,6 +71,20 @@ impl Phone {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<Phone> for String {
+    fn from(phone: Phone) -> String {
+        phone.0
+    }
+}
+
+impl TryFrom<String> for Phone {
+    type Error = PhoneError;
+
+    fn try_from(text: String) -> Result<Phone, PhoneError> {
+        Phone::parse(&text)
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use unicode_normalization::UnicodeNormalization;
 
@@ -14,7 +15,10 @@ use unicode_normalization::UnicodeNormalization;
 pub const MAX_CHARS: usize = 64;
 
 /// A user name that passed [`Username::parse`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Stored as the display form and read back through [`Username::parse`]
+/// (which gives the same name and key again).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct Username {
     display: String,
     key: String,
@@ -70,6 +74,20 @@ impl Username {
     /// The canonical key used for lookup, uniqueness and lockout.
     pub fn key(&self) -> &str {
         &self.key
+    }
+}
+
+impl From<Username> for String {
+    fn from(name: Username) -> String {
+        name.display
+    }
+}
+
+impl TryFrom<String> for Username {
+    type Error = UsernameError;
+
+    fn try_from(text: String) -> Result<Username, UsernameError> {
+        Username::parse(&text)
     }
 }
 

@@ -16,6 +16,7 @@ use minijinja::Value;
 use tokio::sync::Notify;
 
 use crate::config::Config;
+use crate::domain::email::Email;
 use crate::store::StoreError;
 use crate::store::Write;
 use crate::store::outbox::OutboxRecord;
@@ -77,7 +78,7 @@ impl Mailer {
         extra: Value,
         expires_at: Option<Timestamp>,
     ) -> Result<(), MailError> {
-        let Some(to) = user.email.as_deref() else {
+        let Some(to) = user.email.as_ref().map(Email::as_str) else {
             return Ok(());
         };
         let vars = minijinja::context! { user => compose::user_ctx(user), ..extra };
@@ -87,7 +88,7 @@ impl Mailer {
             Outgoing {
                 kind,
                 to,
-                user: Some(&user.username),
+                user: Some(user.username.as_str()),
                 vars,
                 expires_at,
             },

@@ -5,6 +5,7 @@ use redb::{MultimapTable, ReadableMultimapTable, ReadableTable, Table};
 use serde::{Deserialize, Serialize};
 
 use super::{StoreError, decode, encode, get_json};
+use crate::domain::email::Email;
 
 const NAME: &str = "tokens";
 
@@ -30,7 +31,7 @@ pub struct TokenRecord {
     pub expires_at: Timestamp,
     /// The new address, for [`TokenKind::ConfirmEmail`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub email: Option<Email>,
 }
 
 impl TokenRecord {

@@ -7,47 +7,69 @@ use serde::{Deserialize, Serialize};
 
 use super::sessions::EndReason;
 use super::{StoreError, encode, get_json};
+use crate::domain::email::Email;
+use crate::domain::password::PasswordHash;
+use crate::domain::phone::Phone;
+use crate::domain::username::Username;
 
 const NAME: &str = "users";
 
-/// One account. Stored as JSON under its canonical user name.
+/// One account. Stored as JSON under its canonical user name. Fields added
+/// after the first schema take their default when an older record is read.
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(default)]
 pub struct UserRecord {
     /// The user name as typed at creation (NFKC, case kept).
-    pub username: String,
+    pub username: Username,
+    #[serde(default)]
     pub name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<Email>,
+    #[serde(default)]
+    pub phone: Option<Phone>,
+    #[serde(default)]
     pub admin: bool,
+    #[serde(default)]
     pub agency: Option<String>,
+    #[serde(default)]
     pub disabled: bool,
-    /// argon2id PHC string; `None` until the user completes setup.
-    pub password_hash: Option<String>,
+    /// `None` until the user completes setup.
+    #[serde(default)]
+    pub password_hash: Option<PasswordHash>,
+    #[serde(default)]
     pub password_changed_at: Option<Timestamp>,
     /// Set by `user force-change`: the next sign-in must choose a new password.
+    #[serde(default)]
     pub must_change: bool,
-    /// Previous password hashes, newest first (argon2 PHC strings).
-    pub password_history: Vec<String>,
+    /// Previous password hashes, newest first.
+    #[serde(default)]
+    pub password_history: Vec<PasswordHash>,
+    #[serde(default)]
     pub failed_attempts: u32,
+    #[serde(default)]
     pub locked_at: Option<Timestamp>,
     /// Last day the license is valid (server local time); `None` is "never expires".
+    #[serde(default)]
     pub license_expires: Option<Date>,
     /// Bumped to revoke every session of the account at once.
+    #[serde(default)]
     pub session_epoch: u64,
     /// Why the epoch was last bumped, told to the sessions it ended.
+    #[serde(default)]
     pub sessions_ended_because: Option<EndReason>,
     pub created_at: Timestamp,
     /// When reset mails were queued in the last hour (`reset.max_per_hour`).
+    #[serde(default)]
     pub reset_mails: Vec<Timestamp>,
     /// The `password_changed_at` the expiry reminder was sent for (one per password).
+    #[serde(default)]
     pub expiry_reminded_for: Option<Timestamp>,
 }
 
-impl Default for UserRecord {
-    fn default() -> Self {
+impl UserRecord {
+    /// A new account with nothing set but its name and creation time.
+    pub fn new(username: Username, created_at: Timestamp) -> Self {
         Self {
-            username: String::new(),
+            username,
             name: None,
             email: None,
             phone: None,
@@ -63,21 +85,19 @@ impl Default for UserRecord {
             license_expires: None,
             session_epoch: 0,
             sessions_ended_because: None,
-            created_at: Timestamp::UNIX_EPOCH,
+            created_at,
             reset_mails: Vec::new(),
             expiry_reminded_for: None,
         }
     }
-}
 
-impl UserRecord {
     /// The lookup key of this record.
     pub fn key(&self) -> String {
-        crate::domain::username::canonical_key(&self.username)
+        self.username.key().to_owned()
     }
 
     pub fn display_name(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.username)
+        self.name.as_deref().unwrap_or(self.username.as_str())
     }
 
     /// Ends every session of the account (they check the epoch on each
@@ -162,5 +182,55 @@ impl Users<Table<'_, &'static str, &'static [u8]>> {
     /// Removes the account; whether it was there.
     pub fn remove(&mut self, key: &str) -> Result<bool, StoreError> {
         Ok(self.table.remove(key)?.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::decode;
+
+    /// A record as the release before typed fields wrote it (every field a
+    /// plain JSON value) reads back typed, and is written again in the same shape.
+    #[test]
+    fn a_record_written_before_the_typed_fields_reads_back_alike() {
+        let stored = r#"{"username":"Alice","name":"Alice Example","email":"alice@example.org",
+            "phone":"+1 612 555 0100","admin":false,"agency":null,"disabled":false,
+            "password_hash":"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA",
+            "password_changed_at":"2026-01-02T03:04:05Z","must_change":false,
+            "password_history":["$argon2id$v=19$m=19456,t=2,p=1$b2xk$b2xk"],
+            "failed_attempts":1,"locked_at":null,"license_expires":"2027-01-31",
+            "session_epoch":3,"sessions_ended_because":null,
+            "created_at":"2026-01-01T00:00:00Z","reset_mails":[],"expiry_reminded_for":null}"#;
+        let user: UserRecord = decode(NAME, stored.as_bytes()).unwrap();
+        assert_eq!(user.username.as_str(), "Alice");
+        assert_eq!(user.key(), "alice");
+        assert_eq!(
+            user.email.as_ref().map(Email::as_str),
+            Some("alice@example.org")
+        );
+        assert_eq!(
+            user.phone.as_ref().map(Phone::as_str),
+            Some("+1 612 555 0100")
+        );
+        assert_eq!(user.password_history.len(), 1);
+        let again: serde_json::Value = serde_json::from_slice(&encode(&user)).unwrap();
+        let before: serde_json::Value = serde_json::from_str(stored).unwrap();
+        assert_eq!(again, before);
+    }
+
+    /// Fields added later default; a value that no longer parses is a
+    /// corrupt record reported as such, never an unchecked address.
+    #[test]
+    fn missing_fields_default_and_bad_values_are_refused() {
+        let minimal = r#"{"username":"bob","created_at":"2026-01-01T00:00:00Z"}"#;
+        let user: UserRecord = decode(NAME, minimal.as_bytes()).unwrap();
+        assert!(user.email.is_none() && user.password_hash.is_none());
+        let bad =
+            r#"{"username":"bob","email":"bob@x\r\nBcc: y","created_at":"2026-01-01T00:00:00Z"}"#;
+        assert!(matches!(
+            decode::<UserRecord>(NAME, bad.as_bytes()),
+            Err(StoreError::Corrupt { table: "users", .. })
+        ));
     }
 }

@@ -7,7 +7,9 @@ use minijinja::{Value, context};
 
 use super::page_cache::PageCache;
 use super::{AppState, WebError, cookies, csrf::Csrf};
+use crate::domain::email::Email;
 use crate::domain::password::rule_lines;
+use crate::domain::phone::Phone;
 use crate::domain::secret::Secret;
 use crate::domain::time_left::human_duration;
 use crate::store::users::UserRecord;
@@ -17,8 +19,8 @@ pub fn user_ctx(user: &UserRecord) -> Value {
     context! {
         name => user.display_name(),
         username => user.username.as_str(),
-        email => user.email.as_deref(),
-        phone => user.phone.as_deref(),
+        email => user.email.as_ref().map(Email::as_str),
+        phone => user.phone.as_ref().map(Phone::as_str),
     }
 }
 

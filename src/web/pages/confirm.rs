@@ -24,7 +24,7 @@ pub async fn show(
         .email_change_view(token)
         .await?
         .ok_or(WebError::Gone)?;
-    let ctx = context! { username => user.username, new_email };
+    let ctx = context! { username => user.username.as_str(), new_email => new_email.as_str() };
     Ok(state.page(StatusCode::OK, "confirm_email.html", &csrf, None, ctx))
 }
 

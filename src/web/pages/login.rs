@@ -294,7 +294,7 @@ pub async fn logout(
     if let Some(s) = session.0 {
         state
             .auth
-            .end_session(s.id_hash, s.user.username, Origin::web(ip))
+            .end_session(s.id_hash, s.user.username.into(), Origin::web(ip))
             .await?;
     }
     let mut res = Redirect::to("/login").into_response();

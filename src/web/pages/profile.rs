@@ -169,7 +169,7 @@ pub async fn contact(
     let phone = match phone_text {
         "" => None,
         text => match Phone::parse(text) {
-            Ok(p) => Some(p.as_str().to_owned()),
+            Ok(p) => Some(p),
             Err(e) => {
                 errors.push(format!("Phone: {e}."));
                 invalid.push("phone");
@@ -177,7 +177,7 @@ pub async fn contact(
             }
         },
     };
-    let current = s.user.email.as_deref().unwrap_or("");
+    let current = s.user.email.as_ref().map_or("", Email::as_str);
     let new_email = if email_text.eq_ignore_ascii_case(current) {
         None
     } else {

@@ -21,7 +21,13 @@ pub async fn show(
     csrf: Csrf,
 ) -> Result<Response, WebError> {
     let user = state.auth.reset_view(token).await?.ok_or(WebError::Gone)?;
-    Ok(page(&state, &csrf, StatusCode::OK, &user.username, &[]))
+    Ok(page(
+        &state,
+        &csrf,
+        StatusCode::OK,
+        user.username.as_str(),
+        &[],
+    ))
 }
 
 pub async fn submit(
@@ -48,13 +54,16 @@ pub async fn submit(
         )
         .await?;
     match outcome {
-        ResetOutcome::Done => Ok(super::login::after_password_saved(&state, &user.username)),
+        ResetOutcome::Done => Ok(super::login::after_password_saved(
+            &state,
+            user.username.as_str(),
+        )),
         ResetOutcome::Gone => Err(WebError::Gone),
         ResetOutcome::Refused(errors) => Ok(page(
             &state,
             &csrf,
             StatusCode::UNPROCESSABLE_ENTITY,
-            &user.username,
+            user.username.as_str(),
             &errors,
         )),
     }

@@ -24,7 +24,7 @@ pub async fn show(
         &csrf,
         StatusCode::OK,
         &view,
-        &view.username,
+        view.username.as_str(),
         &email,
         &[],
     ))
