@@ -50,27 +50,10 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Ru
         _ => None,
     };
     let config = Arc::new(config);
-    let dir = config.data_dir.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open_with_clock(&dir, clock))
-        .await?
-        .map_err(|e| match e {
-            StoreError::InUse(dir) => anyhow::anyhow!(
-                "another latchkey is already serving (or running a command on) {}; stop it first",
-                dir.display()
-            ),
-            other => anyhow::Error::new(other),
-        })?;
+    let store = open_store(&config, clock).await?;
     let templates = Templates::load().context("loading the compiled-in templates")?;
     let mailer = Arc::new(Mailer::new(&config)?);
-    if config.mail.smtp.is_none() {
-        tracing::warn!(
-            folder = %config.data_dir.join(PICKUP_DIR).display(),
-            "no [mail.smtp] in the config: mail is written as .eml files to the pickup folder instead of being sent"
-        );
-    }
-    for warning in config.warnings() {
-        tracing::warn!("config: {warning}");
-    }
+    warn_about(&config);
     let auth = Arc::new(Auth::new(store.clone(), config.clone(), mailer));
     let state = AppState::new(auth.clone(), templates)?;
     let setup_link =
@@ -83,7 +66,6 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Ru
     let socket_path = crate::control::socket_path(&config.data_dir);
     let control = ControlSocket::bind(&socket_path)
         .with_context(|| format!("cannot create the control socket {}", socket_path.display()))?;
-
     let metrics = match config.metrics.enabled {
         true => Some(serve_metrics(auth.clone(), config.metrics.listen).await?),
         false => None,
@@ -96,19 +78,66 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Ru
         auth.mailer.clone(),
         auth.metrics.clone(),
     ));
-    let background = vec![
+    let mut background = vec![
         tokio::spawn(control.run(auth.clone())),
         tokio::spawn(sweep_forever(auth.clone())),
         tokio::spawn(mail.clone().run()),
         tokio::spawn(remind_forever(auth.clone())),
     ];
-    let mut background = background;
     background.extend(metrics.map(|(_, task)| task));
     if let Some(dir) = config.backup.dir.clone() {
         background.push(tokio::spawn(backup_forever(auth.clone(), dir)));
     }
     let app = web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let (stop, web) = match tls {
+    let (stop, web) = serve_web(listener, tls, app)?;
+    Ok(Running {
+        addr,
+        metrics_addr,
+        setup_link,
+        auth,
+        mail,
+        stop,
+        web,
+        background,
+    })
+}
+
+/// Opens the data directory off the runtime; a second server on it is told plainly.
+async fn open_store(config: &Config, clock: Clock) -> anyhow::Result<Store> {
+    let dir = config.data_dir.clone();
+    tokio::task::spawn_blocking(move || Store::open_with_clock(&dir, clock))
+        .await?
+        .map_err(|e| match e {
+            StoreError::InUse(dir) => anyhow::anyhow!(
+                "another latchkey is already serving (or running a command on) {}; stop it first",
+                dir.display()
+            ),
+            other => anyhow::Error::new(other),
+        })
+}
+
+/// Logs what in the config works but deserves the operator's attention.
+fn warn_about(config: &Config) {
+    if config.mail.smtp.is_none() {
+        tracing::warn!(
+            folder = %config.data_dir.join(PICKUP_DIR).display(),
+            "no [mail.smtp] in the config: mail is written as .eml files to the pickup folder instead of being sent"
+        );
+    }
+    for warning in config.warnings() {
+        tracing::warn!("config: {warning}");
+    }
+}
+
+type App = axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>;
+
+/// Serves `app` on `listener`, over TLS when configured, until told to stop.
+fn serve_web(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    app: App,
+) -> anyhow::Result<(Stop, JoinHandle<std::io::Result<()>>)> {
+    Ok(match tls {
         None => {
             let (stop, stopped) = oneshot::channel::<()>();
             let web = tokio::spawn(async move {
@@ -129,16 +158,6 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Ru
             .handle(handle.clone());
             (Stop::Tls(handle), tokio::spawn(server.serve(app)))
         }
-    };
-    Ok(Running {
-        addr,
-        metrics_addr,
-        setup_link,
-        auth,
-        mail,
-        stop,
-        web,
-        background,
     })
 }
 

@@ -6,19 +6,19 @@
 //! a password), and license or disabled state is told only after a correct
 //! password.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use super::{Auth, AuthError};
 use crate::domain::license;
 use crate::domain::password::MAX_INPUT_BYTES;
-use crate::domain::password::NewPassword;
+use crate::domain::password::{NewPassword, PasswordHash};
 use crate::domain::secret::Secret;
 use crate::domain::username::canonical_key;
 use crate::metrics::bump;
-use crate::store::StoreError;
 use crate::store::audit::{Event, Origin};
 use crate::store::sessions::EndReason;
 use crate::store::users::UserRecord;
+use crate::store::{StoreError, Write};
 
 /// What a sign-in attempt comes to, as the user may be told.
 #[derive(Debug)]
@@ -110,14 +110,9 @@ impl Auth {
     ) -> Result<SignIn, AuthError> {
         let now = self.store.now();
         if self.is_locked(&user, now) {
-            self.audit(
-                Event::LoginFailed,
-                user.username.into(),
-                origin,
-                "account locked",
-            )
-            .await?;
-            return Ok(SignIn::Locked);
+            return self
+                .refuse(user, SignIn::Locked, "account locked", origin)
+                .await;
         }
         let verification = if password.expose().len() > MAX_INPUT_BYTES {
             None
@@ -131,25 +126,15 @@ impl Auth {
         let Some(v) = verification.filter(|v| v.matched) else {
             return self.record_failure(user.key(), origin).await;
         };
+        // Told only after the right password, so they reveal nothing to a guesser.
         if user.disabled {
-            self.audit(
-                Event::LoginFailed,
-                user.username.into(),
-                origin,
-                "account disabled",
-            )
-            .await?;
-            return Ok(SignIn::Disabled);
+            return self
+                .refuse(user, SignIn::Disabled, "account disabled", origin)
+                .await;
         }
         if !license::is_active(user.license_expires, license::today()) {
-            self.audit(
-                Event::LoginFailed,
-                user.username.into(),
-                origin,
-                "license expired",
-            )
-            .await?;
-            return Ok(SignIn::LicenseExpired);
+            let why = "license expired";
+            return self.refuse(user, SignIn::LicenseExpired, why, origin).await;
         }
         let rehash = if v.needs_rehash {
             // The stored hash is of the NFKC form; so must its successor be.
@@ -159,46 +144,33 @@ impl Auth {
         };
         let max_age = self.config.policy.max_age.signed();
         let key = user.key();
-        let (session_id, must_change) = self
+        let started = self
             .store
-            .blocking(move |s| {
-                s.write(|tx| {
-                    let mut users_t = tx.users()?;
-                    let Some(mut user) = users_t.get(&key)? else {
-                        return Ok(None); // deleted while we verified
-                    };
-                    // Most sign-ins change nothing in the account: rewrite it only when they do.
-                    let changed =
-                        user.failed_attempts != 0 || user.locked_at.is_some() || rehash.is_some();
-                    user.failed_attempts = 0;
-                    user.locked_at = None;
-                    if let Some(phc) = rehash {
-                        user.password_hash = Some(phc);
-                    }
-                    let must_change = user.must_change || password_expired(&user, max_age, now);
-                    if changed {
-                        users_t.put(&user)?;
-                    }
-                    let id = tx.sessions()?.create(&user, must_change, now)?;
-                    let detail = must_change.then(|| "password change required".to_owned());
-                    tx.record(
-                        Event::LoginSucceeded,
-                        Some(user.username.as_str()),
-                        &origin,
-                        detail,
-                    )?;
-                    Ok::<_, StoreError>(Some((id, must_change)))
-                })
-            })
-            .await?
-            .ok_or(AuthError::Store(StoreError::Corrupt {
+            .blocking(move |s| s.write(|tx| start_session(tx, &key, rehash, max_age, &origin)))
+            .await?;
+        let Some((session_id, must_change)) = started else {
+            return Err(AuthError::Store(StoreError::Corrupt {
                 table: "users",
                 detail: "account vanished during sign-in".into(),
-            }))?;
+            }));
+        };
         Ok(SignIn::Success {
             session_id,
             must_change,
         })
+    }
+
+    /// Audits a refused sign-in of an existing account and answers `outcome`.
+    async fn refuse(
+        &self,
+        user: UserRecord,
+        outcome: SignIn,
+        why: &str,
+        origin: Origin,
+    ) -> Result<SignIn, AuthError> {
+        self.audit(Event::LoginFailed, user.username.into(), origin, why)
+            .await?;
+        Ok(outcome)
     }
 
     /// Counts a wrong password; locks the account at `max_failures` (once).
@@ -284,6 +256,39 @@ pub fn lock_account(user: &mut UserRecord, now: Timestamp) {
 }
 
 /// Whether the password is older than `policy.max_age` (an account with none is not).
+/// The right password: clears the failure count (and installs `rehash`),
+/// creates the session and audits the sign-in, in one transaction. `None`
+/// when the account was deleted while its password was being verified.
+fn start_session(
+    tx: &Write,
+    key: &str,
+    rehash: Option<PasswordHash>,
+    max_age: SignedDuration,
+    origin: &Origin,
+) -> Result<Option<(Secret, bool)>, StoreError> {
+    let now = tx.now();
+    let mut users_t = tx.users()?;
+    let Some(mut user) = users_t.get(key)? else {
+        return Ok(None);
+    };
+    // Most sign-ins change nothing in the account: rewrite it only when they do.
+    let changed = user.failed_attempts != 0 || user.locked_at.is_some() || rehash.is_some();
+    user.failed_attempts = 0;
+    user.locked_at = None;
+    if let Some(phc) = rehash {
+        user.password_hash = Some(phc);
+    }
+    let must_change = user.must_change || password_expired(&user, max_age, now);
+    if changed {
+        users_t.put(&user)?;
+    }
+    let id = tx.sessions()?.create(&user, must_change, now)?;
+    let detail = must_change.then(|| "password change required".to_owned());
+    let name = Some(user.username.as_str());
+    tx.record(Event::LoginSucceeded, name, origin, detail)?;
+    Ok(Some((id, must_change)))
+}
+
 pub fn password_expired(user: &UserRecord, max_age: jiff::SignedDuration, now: Timestamp) -> bool {
     user.password_changed_at
         .is_some_and(|at| at.saturating_add(max_age).is_ok_and(|due| now >= due))

@@ -5,7 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::{Auth, AuthError, links};
 use crate::domain::email::Email;
 use crate::domain::license;
-use crate::domain::password::{NewPassword, PasswordHash};
+use crate::domain::password::{NewPassword, PasswordHash, PasswordRules};
 use crate::domain::secret::Secret;
 use crate::domain::token;
 use crate::domain::username::Username;
@@ -13,7 +13,7 @@ use crate::store::audit::{Event, Origin};
 use crate::store::sessions::EndReason;
 use crate::store::tokens::TokenKind;
 use crate::store::users::UserRecord;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Write};
 
 /// How long the link printed by the first `serve` stays valid.
 pub const FIRST_ADMIN_TTL: SignedDuration = SignedDuration::from_hours(1);
@@ -113,96 +113,128 @@ impl Auth {
         let Some(view) = self.setup_view(token.clone()).await? else {
             return Ok(SetupOutcome::Gone);
         };
+        let parsed = match form.parse(view.first_admin, &self.config.policy.rules()) {
+            Ok(parsed) => parsed,
+            Err(errors) => return Ok(SetupOutcome::Invalid(errors)),
+        };
+        let phc = self.hasher.hash(parsed.password).await?;
+        let chosen = Chosen {
+            username: parsed.username,
+            email: parsed.email,
+            phc,
+            license_term: self.config.license.default_term.as_duration(),
+        };
+        let outcome = self
+            .store
+            .blocking(move |s| s.write(|tx| save_setup(tx, &token, chosen, &origin)))
+            .await?;
+        Ok(outcome)
+    }
+}
+
+impl SetupForm {
+    /// Checks every field, reporting every fault at once: the user name (only
+    /// the first administrator chooses one), the email, the password rules
+    /// and the confirmation.
+    fn parse(&self, first_admin: bool, rules: &PasswordRules) -> Result<ParsedSetup, Vec<String>> {
         let mut errors = Vec::new();
-        let username = if view.first_admin {
-            Username::parse(form.username.as_str())
+        let username = if first_admin {
+            Username::parse(self.username.as_str())
                 .map_err(|e| errors.push(format!("User name: {e}")))
                 .ok()
         } else {
             None
         };
-        let email = Email::parse(&form.email)
+        let email = Email::parse(&self.email)
             .map_err(|e| errors.push(format!("Email: {e}")))
             .ok();
-        let password = match NewPassword::parse(form.password.expose(), &self.config.policy.rules())
-        {
-            Ok(p) => Some(p),
-            Err(violations) => {
-                errors.extend(violations.iter().map(|v| v.to_string()));
-                None
-            }
-        };
-        if form.password != form.confirm {
+        let password = NewPassword::parse(self.password.expose(), rules)
+            .map_err(|violations| errors.extend(violations.iter().map(|v| v.to_string())))
+            .ok();
+        if self.password != self.confirm {
             errors.push("The two passwords differ.".into());
         }
-        let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
-            return Ok(SetupOutcome::Invalid(errors));
-        };
-        let phc = self.hasher.hash(password).await?;
-        let term = self.config.license.default_term.as_duration();
-        let outcome = self
-            .store
-            .blocking(move |s| {
-                s.write(|tx| {
-                    let mut users_t = tx.users()?;
-                    if let Some(name) = &username {
-                        // Checked before the token is spent, so the link survives a taken name.
-                        if users_t.get(name.key())?.is_some() {
-                            return Ok(SetupOutcome::Invalid(vec![
-                                "That user name is taken.".into(),
-                            ]));
-                        }
-                    }
-                    let mut tokens_t = tx.tokens()?;
-                    let hash = token::hash(&token);
-                    let Some(t) = tokens_t.get(&hash)? else {
-                        return Ok(SetupOutcome::Gone);
-                    };
-                    if !t.is_live(tx.now()) || tokens_t.take(&hash)?.is_none() {
-                        return Ok(SetupOutcome::Gone);
-                    }
-                    let now = tx.now();
-                    let (user, event) = match (t.kind, username, t.user) {
-                        (TokenKind::FirstAdmin, Some(name), _) => {
-                            let mut u = UserRecord::new(name, now);
-                            u.admin = true;
-                            u.license_expires =
-                                Some(license::default_expiry(license::today(), term));
-                            u.email = Some(email);
-                            set_password(&mut u, phc, now, 0);
-                            (u, Event::UserCreated)
-                        }
-                        (TokenKind::Setup, _, Some(key)) => {
-                            let Some(mut u) = users_t.get(&key)? else {
-                                return Ok(SetupOutcome::Gone);
-                            };
-                            u.email = Some(email);
-                            set_password(&mut u, phc, now, 0);
-                            (u, Event::PasswordChanged)
-                        }
-                        _ => return Ok(SetupOutcome::Gone),
-                    };
-                    users_t.put(&user)?;
-                    let key = user.key();
-                    links::void_all(&mut tokens_t, &key)?;
-                    let detail = match event {
-                        Event::UserCreated => "first administrator, by setup link",
-                        _ => "password chosen by setup link",
-                    };
-                    tx.record(
-                        event,
-                        Some(user.username.as_str()),
-                        &origin,
-                        Some(detail.into()),
-                    )?;
-                    Ok::<_, StoreError>(SetupOutcome::Done {
-                        username: user.username.into(),
-                    })
-                })
-            })
-            .await?;
-        Ok(outcome)
+        match (email, password, errors.is_empty()) {
+            (Some(email), Some(password), true) => Ok(ParsedSetup {
+                username,
+                email,
+                password,
+            }),
+            _ => Err(errors),
+        }
     }
+}
+
+/// A setup form that passed every check.
+struct ParsedSetup {
+    username: Option<Username>,
+    email: Email,
+    password: NewPassword,
+}
+
+/// What a completed setup saves.
+struct Chosen {
+    /// The first administrator's name; `None` for an invited account.
+    username: Option<Username>,
+    email: Email,
+    phc: PasswordHash,
+    license_term: std::time::Duration,
+}
+
+/// Spends the setup token and saves the account it sets up, in one transaction.
+fn save_setup(
+    tx: &Write,
+    token: &str,
+    chosen: Chosen,
+    origin: &Origin,
+) -> Result<SetupOutcome, StoreError> {
+    let mut users_t = tx.users()?;
+    if let Some(name) = &chosen.username {
+        // Checked before the token is spent, so the link survives a taken name.
+        if users_t.get(name.key())?.is_some() {
+            return Ok(SetupOutcome::Invalid(vec![
+                "That user name is taken.".into(),
+            ]));
+        }
+    }
+    let mut tokens_t = tx.tokens()?;
+    let hash = token::hash(token);
+    let Some(t) = tokens_t.get(&hash)? else {
+        return Ok(SetupOutcome::Gone);
+    };
+    if !t.is_live(tx.now()) || tokens_t.take(&hash)?.is_none() {
+        return Ok(SetupOutcome::Gone);
+    }
+    let now = tx.now();
+    let (mut user, event, detail) = match (t.kind, chosen.username, t.user) {
+        (TokenKind::FirstAdmin, Some(name), _) => {
+            let mut u = UserRecord::new(name, now);
+            u.admin = true;
+            u.license_expires = Some(license::default_expiry(
+                license::today(),
+                chosen.license_term,
+            ));
+            (u, Event::UserCreated, "first administrator, by setup link")
+        }
+        (TokenKind::Setup, _, Some(key)) => match users_t.get(&key)? {
+            Some(u) => (u, Event::PasswordChanged, "password chosen by setup link"),
+            None => return Ok(SetupOutcome::Gone),
+        },
+        _ => return Ok(SetupOutcome::Gone),
+    };
+    user.email = Some(chosen.email);
+    set_password(&mut user, chosen.phc, now, 0);
+    users_t.put(&user)?;
+    links::void_all(&mut tokens_t, &user.key())?;
+    tx.record(
+        event,
+        Some(user.username.as_str()),
+        origin,
+        Some(detail.into()),
+    )?;
+    Ok(SetupOutcome::Done {
+        username: user.username.into(),
+    })
 }
 
 /// Installs a new password hash: keeps `history` old hashes, clears lockout, ends sessions.

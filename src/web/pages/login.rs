@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::auth::AuthError;
 use crate::auth::login::SignIn;
+use crate::domain::secret::Secret;
 use crate::domain::time_left::human_duration;
 use crate::store::audit::{Event, Origin};
 use crate::store::sessions::EndReason;
@@ -140,36 +141,30 @@ pub async fn submit(
 ) -> Result<Response, WebError> {
     let username = form.text("username");
     let next = return_to::safe(form.text("next")).unwrap_or("");
-    let failed = |kind, message, one_try_left| LoginView {
-        username,
-        next,
-        error: Some((kind, message)),
-        one_try_left,
-        ..LoginView::default()
+    let refused = |r: Refusal| {
+        let view = LoginView {
+            username,
+            next,
+            error: Some((r.kind, r.message)),
+            one_try_left: r.one_try_left,
+            ..LoginView::default()
+        };
+        login_page(&state, &csrf, r.status, &view)
     };
     if !state.limiter.allow(ip) {
+        let origin = Origin::web(ip);
+        let detail = "POST /login".to_owned();
         state
             .auth
-            .record(
-                Event::RateLimited,
-                None,
-                Origin::web(ip),
-                "POST /login".into(),
-            )
+            .record(Event::RateLimited, None, origin, detail)
             .await?;
-        let msg = "Too many sign-in attempts from your network. Wait a minute and try again.";
-        return Ok(login_page(
-            &state,
-            &csrf,
-            StatusCode::TOO_MANY_REQUESTS,
-            &failed("rate_limited", msg, false),
-        ));
+        return Ok(refused(Refusal::RATE_LIMITED));
     }
     let outcome = state
         .auth
         .sign_in(username, form.secret("password"), Origin::web(ip))
         .await;
-    let (status, kind, message, one_try_left) = match outcome {
+    let refusal = match outcome {
         Ok(SignIn::Success {
             session_id,
             must_change,
@@ -179,62 +174,84 @@ pub async fn submit(
                 (false, "") => "/",
                 (false, next) => next,
             };
-            let mut res = Redirect::to(to).into_response();
-            let cookie = cookies::set(
-                cookies::session_name(state.https()),
-                session_id.expose(),
-                state.https(),
-            );
-            res.headers_mut().append(
-                header::SET_COOKIE,
-                HeaderValue::from_str(&cookie).map_err(|e| WebError::Internal(e.to_string()))?,
-            );
-            return Ok(res);
+            return session_started(&state, &session_id, to);
         }
-        Ok(SignIn::Failed { tries_left }) => (
-            StatusCode::UNAUTHORIZED,
-            "failed",
-            "Login failed!",
-            tries_left == 1,
-        ),
-        Ok(SignIn::Locked) => (
-            StatusCode::FORBIDDEN,
-            "locked",
-            "Login failed! Your account is locked after too many failed sign-ins. Contact the helpdesk to unlock it.",
-            false,
-        ),
-        Ok(SignIn::LicenseExpired) => (
-            StatusCode::FORBIDDEN,
-            "license",
-            "Login failed! Your license has expired. Contact the helpdesk to renew it.",
-            false,
-        ),
-        Ok(SignIn::Disabled) => (
-            StatusCode::FORBIDDEN,
-            "disabled",
-            "Login failed! Your account is disabled. Contact the helpdesk.",
-            false,
-        ),
+        Ok(SignIn::Failed { tries_left }) => Refusal::failed(tries_left),
+        Ok(SignIn::Locked) => Refusal::LOCKED,
+        Ok(SignIn::LicenseExpired) => Refusal::LICENSE_EXPIRED,
+        Ok(SignIn::Disabled) => Refusal::DISABLED,
         Err(AuthError::Busy(_)) => {
-            let msg = "The service is busy. Please try again in a moment.";
-            let mut res = login_page(
-                &state,
-                &csrf,
-                StatusCode::SERVICE_UNAVAILABLE,
-                &failed("busy", msg, false),
-            );
+            let mut res = refused(Refusal::BUSY);
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             return Ok(res);
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(login_page(
-        &state,
-        &csrf,
-        status,
-        &failed(kind, message, one_try_left),
-    ))
+    Ok(refused(refusal))
+}
+
+/// How a sign-in that did not start a session is answered.
+struct Refusal {
+    status: StatusCode,
+    /// Names the error for the page (`login.html`).
+    kind: &'static str,
+    message: &'static str,
+    one_try_left: bool,
+}
+
+impl Refusal {
+    const RATE_LIMITED: Refusal = Refusal {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        kind: "rate_limited",
+        message: "Too many sign-in attempts from your network. Wait a minute and try again.",
+        one_try_left: false,
+    };
+    const LOCKED: Refusal = Refusal {
+        status: StatusCode::FORBIDDEN,
+        kind: "locked",
+        message: "Login failed! Your account is locked after too many failed sign-ins. Contact the helpdesk to unlock it.",
+        one_try_left: false,
+    };
+    const LICENSE_EXPIRED: Refusal = Refusal {
+        status: StatusCode::FORBIDDEN,
+        kind: "license",
+        message: "Login failed! Your license has expired. Contact the helpdesk to renew it.",
+        one_try_left: false,
+    };
+    const DISABLED: Refusal = Refusal {
+        status: StatusCode::FORBIDDEN,
+        kind: "disabled",
+        message: "Login failed! Your account is disabled. Contact the helpdesk.",
+        one_try_left: false,
+    };
+    const BUSY: Refusal = Refusal {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        kind: "busy",
+        message: "The service is busy. Please try again in a moment.",
+        one_try_left: false,
+    };
+
+    fn failed(tries_left: u32) -> Refusal {
+        Refusal {
+            status: StatusCode::UNAUTHORIZED,
+            kind: "failed",
+            message: "Login failed!",
+            one_try_left: tries_left == 1,
+        }
+    }
+}
+
+/// The 303 to `to` that hands the browser its new session cookie.
+fn session_started(state: &AppState, session_id: &Secret, to: &str) -> Result<Response, WebError> {
+    let https = state.https();
+    let cookie = cookies::set(cookies::session_name(https), session_id.expose(), https);
+    let mut res = Redirect::to(to).into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|e| WebError::Internal(e.to_string()))?,
+    );
+    Ok(res)
 }
 
 /// The 303 to `/login` after a password was saved through a setup or reset

@@ -164,32 +164,25 @@ pub async fn contact(
 ) -> Result<Response, WebError> {
     let phone_text = form.text("phone").trim();
     let email_text = form.text("email").trim();
-    let mut errors = Vec::new();
-    let mut invalid = Vec::new();
-    let phone = match phone_text {
-        "" => None,
-        text => match Phone::parse(text) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                errors.push(format!("Phone: {e}."));
-                invalid.push("phone");
-                None
+    let (phone, new_email) =
+        match ContactChange::parse(phone_text, email_text, s.user.email.as_ref()) {
+            Ok(change) => (change.phone, change.new_email),
+            Err((errors, invalid)) => {
+                let view = View {
+                    errors,
+                    invalid: &invalid,
+                    typed: Some((email_text, phone_text)),
+                    ..View::default()
+                };
+                return Ok(page(
+                    &state,
+                    &csrf,
+                    &s,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    view,
+                ));
             }
-        },
-    };
-    let current = s.user.email.as_ref().map_or("", Email::as_str);
-    let new_email = if email_text.eq_ignore_ascii_case(current) {
-        None
-    } else {
-        match Email::parse(email_text) {
-            Ok(e) => Some(e),
-            Err(e) => {
-                errors.push(format!("Email: {e}."));
-                invalid.push("email");
-                None
-            }
-        }
-    };
+        };
     let refuse = |errors, invalid: &[&str]| {
         let view = View {
             errors,
@@ -199,9 +192,6 @@ pub async fn contact(
         };
         page(&state, &csrf, &s, StatusCode::UNPROCESSABLE_ENTITY, view)
     };
-    if !errors.is_empty() {
-        return Ok(refuse(errors, &invalid));
-    }
     let origin = Origin::web(ip);
     if let Some(email) = &new_email {
         let answer = state
@@ -230,4 +220,47 @@ pub async fn contact(
         None => "contact",
     };
     Ok(Redirect::to(&format!("/profile?done={done}")).into_response())
+}
+
+/// The contact form, checked: the phone as it is to be (`None` clears it) and
+/// the new address, if it differs from the current one (case aside).
+struct ContactChange {
+    phone: Option<Phone>,
+    new_email: Option<Email>,
+}
+
+impl ContactChange {
+    /// Every fault at once, as sentences and the ids of the fields at fault.
+    fn parse(
+        phone: &str,
+        email: &str,
+        current: Option<&Email>,
+    ) -> Result<Self, (Vec<String>, Vec<&'static str>)> {
+        let mut errors = Vec::new();
+        let mut invalid = Vec::new();
+        let phone = match phone {
+            "" => None,
+            text => Phone::parse(text)
+                .map_err(|e| {
+                    errors.push(format!("Phone: {e}."));
+                    invalid.push("phone");
+                })
+                .ok(),
+        };
+        let current = current.map_or("", Email::as_str);
+        let new_email = if email.eq_ignore_ascii_case(current) {
+            None
+        } else {
+            Email::parse(email)
+                .map_err(|e| {
+                    errors.push(format!("Email: {e}."));
+                    invalid.push("email");
+                })
+                .ok()
+        };
+        match errors.is_empty() {
+            true => Ok(Self { phone, new_email }),
+            false => Err((errors, invalid)),
+        }
+    }
 }
