@@ -198,14 +198,12 @@ async fn metrics_text(auth: &Auth) -> axum::response::Response {
     use axum::response::IntoResponse;
     let counts = auth
         .store
-        .blocking(|store| {
-            store.read(|tx| {
-                Ok::<_, StoreError>((
-                    tx.sessions()?.count()?,
-                    tx.outbox()?.count()?,
-                    tx.users()?.count()?,
-                ))
-            })
+        .read_blocking(|tx| {
+            Ok::<_, StoreError>((
+                tx.sessions()?.count()?,
+                tx.outbox()?.count()?,
+                tx.users()?.count()?,
+            ))
         })
         .await;
     let Ok((sessions_live, mail_waiting, accounts)) = counts else {

@@ -321,13 +321,18 @@ mod tests {
         assert!(!verify_blocking(&pw, Some("garbage"), &dummy).matched);
     }
 
+    /// "Correct-Horse-9" hashed by argon2's own hasher with `memory_kib`, t=1, p=1.
+    fn hashed_by_argon2_with(memory_kib: u32) -> String {
+        let params = Params::new(memory_kib, 1, 1, None).unwrap();
+        let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        argon2::password_hash::PasswordHasher::hash_password(&hasher, b"Correct-Horse-9")
+            .unwrap()
+            .to_string()
+    }
+
     #[test]
     fn weaker_parameters_ask_for_a_rehash() {
-        let params = Params::new(8 * 1024, 1, 1, None).unwrap();
-        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let phc = argon2::password_hash::PasswordHasher::hash_password(&weak, b"Correct-Horse-9")
-            .unwrap()
-            .to_string();
+        let phc = hashed_by_argon2_with(8 * 1024);
         let v = verify_blocking(&Secret::new("Correct-Horse-9"), Some(&phc), &phc);
         assert!(v.matched && v.needs_rehash);
     }
@@ -366,11 +371,7 @@ mod tests {
 
     #[test]
     fn a_hash_needing_more_memory_than_the_workspace_still_verifies() {
-        let params = Params::new(32 * 1024, 1, 1, None).unwrap();
-        let strong = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let phc = argon2::password_hash::PasswordHasher::hash_password(&strong, b"Correct-Horse-9")
-            .unwrap()
-            .to_string();
+        let phc = hashed_by_argon2_with(32 * 1024);
         let v = verify_blocking(&Secret::new("Correct-Horse-9"), Some(&phc), &phc);
         assert!(v.matched && v.needs_rehash);
         assert!(!verify_blocking(&Secret::new("wrong"), Some(&phc), &phc).matched);

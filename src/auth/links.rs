@@ -6,8 +6,9 @@ use crate::config::BaseUrl;
 use crate::domain::email::Email;
 use crate::domain::secret::Secret;
 use crate::domain::token;
-use crate::store::StoreError;
 use crate::store::tokens::{TokenKind, TokenRecord, TokensMut};
+use crate::store::users::UserRecord;
+use crate::store::{Read, StoreError, Write};
 
 /// A freshly issued token and when it stops working.
 pub struct Issued {
@@ -48,6 +49,44 @@ pub fn url(base_url: &BaseUrl, path: &str, token: &Secret) -> String {
 }
 
 /// Voids every token of one account (password change, lock, deletion).
+/// The live link `token` (of any kind) and the account it was issued for,
+/// if it still exists; `None` for a malformed, unknown, spent or expired one.
+pub fn live(
+    tx: &Read,
+    token: &str,
+) -> Result<Option<(TokenRecord, Option<UserRecord>)>, StoreError> {
+    if !token::looks_valid(token) {
+        return Ok(None);
+    }
+    let Some(t) = tx.tokens()?.get(&token::hash(token))? else {
+        return Ok(None);
+    };
+    if !t.is_live(tx.now()) {
+        return Ok(None);
+    }
+    let user = match &t.user {
+        Some(key) => tx.users()?.get(key)?,
+        None => None,
+    };
+    Ok(Some((t, user)))
+}
+
+/// Spends the live link `token` of `kind` in `tx` and reads the account it
+/// was issued for. `None` when the link is not live (nothing is spent) or
+/// its account is gone; the open token table comes back for further voiding.
+pub fn spend<'t>(
+    tx: &'t Write,
+    token: &str,
+    kind: TokenKind,
+) -> Result<Option<(TokensMut<'t>, TokenRecord, UserRecord)>, StoreError> {
+    let mut tokens = tx.tokens()?;
+    let Some(t) = tokens.take_live(&token::hash(token), kind, tx.now())? else {
+        return Ok(None);
+    };
+    let user = tx.users()?.get(t.user.as_deref().unwrap_or_default())?;
+    Ok(user.map(|u| (tokens, t, u)))
+}
+
 pub fn void_all(tokens: &mut TokensMut<'_>, user_key: &str) -> Result<u64, StoreError> {
     tokens.void_user(user_key, None)
 }

@@ -52,7 +52,7 @@ impl Auth {
         let lookup = key.clone();
         let user = self
             .store
-            .blocking(move |s| s.read(|tx| tx.users()?.get(&lookup)))
+            .read_blocking(move |tx| tx.users()?.get(&lookup))
             .await?;
         let outcome = match user {
             None => self.sign_in_unknown(&key, typed, password, origin).await,
@@ -146,7 +146,7 @@ impl Auth {
         let key = user.key();
         let started = self
             .store
-            .blocking(move |s| s.write(|tx| start_session(tx, &key, rehash, max_age, &origin)))
+            .write_blocking(move |tx| start_session(tx, &key, rehash, max_age, &origin))
             .await?;
         let Some((session_id, must_change)) = started else {
             return Err(AuthError::Store(StoreError::Corrupt {
@@ -183,41 +183,38 @@ impl Auth {
         let now = self.store.now();
         let outcome = self
             .store
-            .blocking(move |s| {
-                s.write(|tx| {
-                    let mut users_t = tx.users()?;
-                    let mut audit_t = tx.audit()?;
-                    let Some(mut user) = users_t.get(&key)? else {
-                        return Ok(SignIn::Failed { tries_left: 0 });
-                    };
-                    user.failed_attempts = user.failed_attempts.saturating_add(1);
-                    let locks_now = user.failed_attempts >= max && user.locked_at.is_none();
-                    let name = user.username.clone();
+            .write_blocking(move |tx| {
+                let mut users_t = tx.users()?;
+                let mut audit_t = tx.audit()?;
+                let Some(mut user) = users_t.get(&key)? else {
+                    return Ok(SignIn::Failed { tries_left: 0 });
+                };
+                user.failed_attempts = user.failed_attempts.saturating_add(1);
+                let locks_now = user.failed_attempts >= max && user.locked_at.is_none();
+                let name = user.username.clone();
+                audit_t.append(
+                    Event::LoginFailed,
+                    Some(name.as_str()),
+                    &origin,
+                    Some("wrong password".into()),
+                )?;
+                if locks_now {
+                    lock_account(&mut user, now);
+                    super::links::void_all(&mut tx.tokens()?, &key)?;
+                    let detail = format!("{} consecutive failed sign-ins", user.failed_attempts);
                     audit_t.append(
-                        Event::LoginFailed,
+                        Event::AccountLocked,
                         Some(name.as_str()),
                         &origin,
-                        Some("wrong password".into()),
+                        Some(detail),
                     )?;
-                    if locks_now {
-                        lock_account(&mut user, now);
-                        super::links::void_all(&mut tx.tokens()?, &key)?;
-                        let detail =
-                            format!("{} consecutive failed sign-ins", user.failed_attempts);
-                        audit_t.append(
-                            Event::AccountLocked,
-                            Some(name.as_str()),
-                            &origin,
-                            Some(detail),
-                        )?;
-                    }
-                    let tries_left = max.saturating_sub(user.failed_attempts);
-                    users_t.put(&user)?;
-                    Ok::<_, StoreError>(if locks_now {
-                        SignIn::Locked
-                    } else {
-                        SignIn::Failed { tries_left }
-                    })
+                }
+                let tries_left = max.saturating_sub(user.failed_attempts);
+                users_t.put(&user)?;
+                Ok::<_, StoreError>(if locks_now {
+                    SignIn::Locked
+                } else {
+                    SignIn::Failed { tries_left }
                 })
             })
             .await?;

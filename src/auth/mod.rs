@@ -79,9 +79,7 @@ impl Auth {
         detail: String,
     ) -> Result<(), StoreError> {
         self.store
-            .blocking(move |s| {
-                s.write(|tx| tx.record(event, user.as_deref(), &origin, Some(detail)))
-            })
+            .write_blocking(move |tx| tx.record(event, user.as_deref(), &origin, Some(detail)))
             .await
     }
 

@@ -3,12 +3,15 @@
 use jiff::Timestamp;
 
 use super::{Auth, AuthError, setup::set_password};
+use crate::config::Config;
 use crate::domain::password::{NewPassword, PasswordHash};
 use crate::domain::secret::Secret;
+use crate::mail::Mailer;
 use crate::mail::compose::MailKind;
-use crate::store::StoreError;
 use crate::store::audit::{Event, Origin};
+use crate::store::tokens::TokensMut;
 use crate::store::users::UserRecord;
+use crate::store::{StoreError, Write};
 use minijinja::context;
 
 /// The outcome of a password change the user may be told about.
@@ -41,37 +44,31 @@ impl Auth {
         let mailer = self.mailer.clone();
         let session_id = self
             .store
-            .blocking(move |s| {
-                s.write(|tx| {
-                    let mut users_t = tx.users()?;
-                    let Some(mut user) = users_t.get(&key)? else {
-                        return Err(StoreError::Corrupt {
-                            table: "users",
-                            detail: "account vanished during a password change".into(),
-                        }
-                        .into());
-                    };
-                    let now = tx.now();
-                    set_password(&mut user, phc, now, history);
-                    users_t.put(&user)?;
-                    super::links::void_all(&mut tx.tokens()?, &key)?;
-                    let id = tx.sessions()?.create(&user, false, now)?;
-                    mailer.mail_user(
-                        &config,
-                        tx,
-                        &user,
-                        MailKind::PasswordChanged,
-                        context! { when => mail_time(now) },
-                        None,
-                    )?;
-                    tx.record(
-                        event,
-                        Some(user.username.as_str()),
-                        &origin,
-                        Some("every other session ended".into()),
-                    )?;
-                    Ok::<_, AuthError>(id)
-                })
+            .write_blocking(move |tx| {
+                let Some(mut user) = tx.users()?.get(&key)? else {
+                    return Err(StoreError::Corrupt {
+                        table: "users",
+                        detail: "account vanished during a password change".into(),
+                    }
+                    .into());
+                };
+                save_password(
+                    tx,
+                    &mut tx.tokens()?,
+                    &config,
+                    &mailer,
+                    &mut user,
+                    phc,
+                    history,
+                )?;
+                let id = tx.sessions()?.create(&user, false, tx.now())?;
+                tx.record(
+                    event,
+                    Some(user.username.as_str()),
+                    &origin,
+                    Some("every other session ended".into()),
+                )?;
+                Ok::<_, AuthError>(id)
             })
             .await?;
         self.mailer.wake();
@@ -125,6 +122,26 @@ impl Auth {
         }
         Ok(false)
     }
+}
+
+/// Installs `phc` as `user`'s password in `tx`: keeps `history` old hashes,
+/// saves the account, voids its links and queues the "password changed" mail.
+pub(super) fn save_password(
+    tx: &Write,
+    tokens: &mut TokensMut<'_>,
+    config: &Config,
+    mailer: &Mailer,
+    user: &mut UserRecord,
+    phc: PasswordHash,
+    history: usize,
+) -> Result<(), AuthError> {
+    let now = tx.now();
+    set_password(user, phc, now, history);
+    tx.users()?.put(user)?;
+    super::links::void_all(tokens, &user.key())?;
+    let vars = context! { when => mail_time(now) };
+    mailer.mail_user(config, tx, user, MailKind::PasswordChanged, vars, None)?;
+    Ok(())
 }
 
 /// A timestamp as mail shows it: UTC, to the minute.

@@ -12,7 +12,6 @@ use crate::domain::password::MAX_INPUT_BYTES;
 use crate::domain::phone::Phone;
 use crate::domain::secret::Secret;
 use crate::domain::time_left::human_duration;
-use crate::domain::token;
 use crate::mail::compose::MailKind;
 use crate::store::StoreError;
 use crate::store::audit::{Event, Origin};
@@ -65,21 +64,19 @@ impl Auth {
     ) -> Result<(), AuthError> {
         let key = user.key();
         self.store
-            .blocking(move |store| {
-                store.write(|tx| {
-                    let mut users_t = tx.users()?;
-                    let Some(mut u) = users_t.get(&key)? else {
-                        return Ok(());
-                    };
-                    u.phone = phone;
-                    users_t.put(&u)?;
-                    tx.record(
-                        Event::UserUpdated,
-                        Some(u.username.as_str()),
-                        &origin,
-                        Some("phone changed on the profile page".into()),
-                    )
-                })
+            .write_blocking(move |tx| {
+                let mut users_t = tx.users()?;
+                let Some(mut u) = users_t.get(&key)? else {
+                    return Ok(());
+                };
+                u.phone = phone;
+                users_t.put(&u)?;
+                tx.record(
+                    Event::UserUpdated,
+                    Some(u.username.as_str()),
+                    &origin,
+                    Some("phone changed on the profile page".into()),
+                )
             })
             .await?;
         Ok(())
@@ -97,43 +94,41 @@ impl Auth {
         let config = self.config.clone();
         let mailer = self.mailer.clone();
         self.store
-            .blocking(move |store| {
-                store.write(|tx| {
-                    let Some(u) = tx.users()?.get(&key)? else {
-                        return Ok(());
-                    };
-                    let issued = links::issue(
-                        &mut tx.tokens()?,
-                        TokenKind::ConfirmEmail,
-                        Some(&key),
-                        Some(&new),
-                        ttl.signed(),
-                        tx.now(),
-                    )?;
-                    let vars = context! {
-                        user => crate::mail::compose::user_ctx(&u),
-                        link => links::url(&config.server.base_url, "confirm-email", &issued.token),
-                        valid_for => human_duration(ttl.as_duration()),
-                    };
-                    mailer.queue(
-                        tx,
-                        &config,
-                        crate::mail::Outgoing {
-                            kind: MailKind::ConfirmEmail,
-                            to: new.as_str(),
-                            user: Some(u.username.as_str()),
-                            vars,
-                            expires_at: Some(issued.expires_at),
-                        },
-                    )?;
-                    tx.record(
-                        Event::EmailChangeRequested,
-                        Some(u.username.as_str()),
-                        &origin,
-                        Some(format!("confirmation link mailed to {}", new.as_str())),
-                    )?;
-                    Ok::<_, AuthError>(())
-                })
+            .write_blocking(move |tx| {
+                let Some(u) = tx.users()?.get(&key)? else {
+                    return Ok(());
+                };
+                let issued = links::issue(
+                    &mut tx.tokens()?,
+                    TokenKind::ConfirmEmail,
+                    Some(&key),
+                    Some(&new),
+                    ttl.signed(),
+                    tx.now(),
+                )?;
+                let vars = context! {
+                    user => crate::mail::compose::user_ctx(&u),
+                    link => links::url(&config.server.base_url, "confirm-email", &issued.token),
+                    valid_for => human_duration(ttl.as_duration()),
+                };
+                mailer.queue(
+                    tx,
+                    &config,
+                    crate::mail::Outgoing {
+                        kind: MailKind::ConfirmEmail,
+                        to: new.as_str(),
+                        user: Some(u.username.as_str()),
+                        vars,
+                        expires_at: Some(issued.expires_at),
+                    },
+                )?;
+                tx.record(
+                    Event::EmailChangeRequested,
+                    Some(u.username.as_str()),
+                    &origin,
+                    Some(format!("confirmation link mailed to {}", new.as_str())),
+                )?;
+                Ok::<_, AuthError>(())
             })
             .await?;
         self.mailer.wake();
@@ -145,19 +140,11 @@ impl Auth {
         &self,
         token: String,
     ) -> Result<Option<(UserRecord, Email)>, StoreError> {
-        if !token::looks_valid(&token) {
-            return Ok(None);
-        }
         self.store
-            .blocking(move |store| {
-                store.read(|tx| {
-                    let t = tx
-                        .tokens()?
-                        .get(&token::hash(&token))?
-                        .filter(|t| t.kind == TokenKind::ConfirmEmail && t.is_live(tx.now()));
-                    let Some(t) = t else { return Ok(None) };
-                    let user = tx.users()?.get(t.user.as_deref().unwrap_or_default())?;
-                    Ok(user.zip(t.email))
+            .read_blocking(move |tx| {
+                Ok(match links::live(tx, &token)? {
+                    Some((t, user)) if t.kind == TokenKind::ConfirmEmail => user.zip(t.email),
+                    _ => None,
                 })
             })
             .await
@@ -170,35 +157,26 @@ impl Auth {
         let mailer = self.mailer.clone();
         let done = self
             .store
-            .blocking(move |store| {
-                store.write(|tx| {
-                    let mut tokens_t = tx.tokens()?;
-                    let hash = token::hash(&token);
-                    let t = tokens_t
-                        .get(&hash)?
-                        .filter(|t| t.kind == TokenKind::ConfirmEmail && t.is_live(tx.now()));
-                    let Some(t) = t else { return Ok(false) };
-                    tokens_t.take(&hash)?;
-                    let key = t.user.unwrap_or_default();
-                    let mut users_t = tx.users()?;
-                    let (Some(mut user), Some(new)) = (users_t.get(&key)?, t.email) else {
-                        return Ok(false);
-                    };
-                    let old = user.clone();
-                    user.email = Some(new.clone());
-                    users_t.put(&user)?;
-                    // A reset link mailed to the old address must not outlive the change.
-                    links::void_all(&mut tokens_t, &key)?;
-                    let vars = context! { new_email => new.as_str(), when => mail_time(tx.now()) };
-                    mailer.mail_user(&config, tx, &old, MailKind::EmailChanged, vars, None)?;
-                    tx.record(
-                        Event::EmailChanged,
-                        Some(user.username.as_str()),
-                        &origin,
-                        Some(format!("email changed to {new}")),
-                    )?;
-                    Ok::<_, AuthError>(true)
-                })
+            .write_blocking(move |tx| {
+                let spent = links::spend(tx, &token, TokenKind::ConfirmEmail)?;
+                let Some((mut tokens_t, t, mut user)) = spent else {
+                    return Ok(false);
+                };
+                let Some(new) = t.email else { return Ok(false) };
+                let old = user.clone();
+                user.email = Some(new.clone());
+                tx.users()?.put(&user)?;
+                // A reset link mailed to the old address must not outlive the change.
+                links::void_all(&mut tokens_t, &user.key())?;
+                let vars = context! { new_email => new.as_str(), when => mail_time(tx.now()) };
+                mailer.mail_user(&config, tx, &old, MailKind::EmailChanged, vars, None)?;
+                tx.record(
+                    Event::EmailChanged,
+                    Some(user.username.as_str()),
+                    &origin,
+                    Some(format!("email changed to {new}")),
+                )?;
+                Ok::<_, AuthError>(true)
             })
             .await?;
         self.mailer.wake();

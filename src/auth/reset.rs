@@ -9,10 +9,9 @@ use jiff::SignedDuration;
 use minijinja::context;
 
 use super::links;
-use super::password::mail_time;
-use super::{Auth, AuthError, setup::set_password};
+use super::password::save_password;
+use super::{Auth, AuthError};
 use crate::domain::time_left::human_duration;
-use crate::domain::token;
 use crate::domain::username::canonical_key;
 use crate::mail::compose::MailKind;
 use crate::metrics::bump;
@@ -50,8 +49,7 @@ impl Auth {
         let auto_unlock = self.config.lockout.auto_unlock_after.map(|d| d.signed());
         let config = self.config.clone();
         let mailer = self.mailer.clone();
-        let mailed = self.store.blocking(move |store| {
-            store.write(|tx| {
+        let mailed = self.store.write_blocking(move |tx| {
                 let now = tx.now();
                 let mut users_t = tx.users()?;
                 let user = users_t.get(&key)?;
@@ -94,7 +92,6 @@ impl Auth {
                 };
                 tx.record(event, Some(&typed), &origin, Some(detail.into()))?;
                 Ok::<_, AuthError>(detail == LINK_MAILED)
-            })
         })
         .await?;
         if mailed {
@@ -106,20 +103,11 @@ impl Auth {
 
     /// The account behind a live reset token, or `None` (expired, spent, unknown).
     pub async fn reset_view(&self, token: String) -> Result<Option<UserRecord>, StoreError> {
-        if !token::looks_valid(&token) {
-            return Ok(None);
-        }
         self.store
-            .blocking(move |store| {
-                store.read(|tx| {
-                    let Some(t) = tx.tokens()?.get(&token::hash(&token))? else {
-                        return Ok(None);
-                    };
-                    if t.kind != TokenKind::Reset || !t.is_live(tx.now()) {
-                        return Ok(None);
-                    }
-                    let key = t.user.unwrap_or_default();
-                    tx.users()?.get(&key)
+            .read_blocking(move |tx| {
+                Ok(match links::live(tx, &token)? {
+                    Some((t, user)) if t.kind == TokenKind::Reset => user,
+                    _ => None,
                 })
             })
             .await
@@ -146,45 +134,21 @@ impl Auth {
         let mailer = self.mailer.clone();
         let done = self
             .store
-            .blocking(move |store| {
-                store.write(|tx| {
-                    let mut tokens_t = tx.tokens()?;
-                    let hash = token::hash(&token);
-                    let live = tokens_t
-                        .get(&hash)?
-                        .filter(|t| t.kind == TokenKind::Reset && t.is_live(tx.now()));
-                    let Some(t) = live else {
-                        return Ok(false);
-                    };
-                    tokens_t.take(&hash)?;
-                    let key = t.user.unwrap_or_default();
-                    let mut users_t = tx.users()?;
-                    let Some(mut user) = users_t.get(&key)? else {
-                        return Ok(false);
-                    };
-                    let now = tx.now();
-                    set_password(&mut user, phc, now, history);
-                    users_t.put(&user)?;
-                    links::void_all(&mut tokens_t, &key)?;
-                    mailer.mail_user(
-                        &config,
-                        tx,
-                        &user,
-                        MailKind::PasswordChanged,
-                        context! { when => mail_time(now) },
-                        None,
-                    )?;
-                    tx.record(
-                        Event::ResetCompleted,
-                        Some(user.username.as_str()),
-                        &origin,
-                        Some(
-                            "password set by reset link; account unlocked; every session ended"
-                                .into(),
-                        ),
-                    )?;
-                    Ok::<_, AuthError>(true)
-                })
+            .write_blocking(move |tx| {
+                let spent = links::spend(tx, &token, TokenKind::Reset)?;
+                let Some((mut tokens_t, _, mut user)) = spent else {
+                    return Ok(false);
+                };
+                save_password(tx, &mut tokens_t, &config, &mailer, &mut user, phc, history)?;
+                tx.record(
+                    Event::ResetCompleted,
+                    Some(user.username.as_str()),
+                    &origin,
+                    Some(
+                        "password set by reset link; account unlocked; every session ended".into(),
+                    ),
+                )?;
+                Ok::<_, AuthError>(true)
             })
             .await?;
         self.mailer.wake();

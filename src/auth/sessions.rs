@@ -47,7 +47,7 @@ impl Auth {
                     until: limits.end_shown_until(now),
                 };
                 self.store
-                    .blocking(move |s| s.write(|tx| tx.sessions()?.end(&id_hash, &ended)))
+                    .write_blocking(move |tx| tx.sessions()?.end(&id_hash, &ended))
                     .await?;
                 Ok(None)
             }
@@ -76,7 +76,7 @@ impl Auth {
             return Ok(None);
         };
         self.store
-            .blocking(move |s| s.write(|tx| tx.sessions()?.forget_ended(&id_hash)))
+            .write_blocking(move |tx| tx.sessions()?.forget_ended(&id_hash))
             .await?;
         Ok((ended.until > now).then_some(ended.reason))
     }
@@ -89,16 +89,14 @@ impl Auth {
         origin: Origin,
     ) -> Result<(), StoreError> {
         self.store
-            .blocking(move |s| {
-                s.write(|tx| {
-                    tx.sessions()?.remove(&id_hash)?;
-                    tx.record(
-                        Event::SessionRevoked,
-                        Some(&user),
-                        &origin,
-                        Some("signed out".into()),
-                    )
-                })
+            .write_blocking(move |tx| {
+                tx.sessions()?.remove(&id_hash)?;
+                tx.record(
+                    Event::SessionRevoked,
+                    Some(&user),
+                    &origin,
+                    Some("signed out".into()),
+                )
             })
             .await
     }
@@ -108,22 +106,20 @@ impl Auth {
         let limits = Limits::from_config(&self.config);
         let auto_unlock = self.config.lockout.auto_unlock_after.map(|d| d.signed());
         self.store
-            .blocking(move |s| {
-                s.write(|tx| {
-                    let users = tx.users()?;
-                    let now = tx.now();
-                    let mut sessions = tx.sessions()?;
-                    let mut removed = sessions.sweep_ended(now)?;
-                    removed += sessions.sweep(
-                        |sess| {
-                            let user = users.get(&sess.user).ok().flatten();
-                            end_reason(sess, user.as_ref(), &limits, auto_unlock, now)
-                        },
-                        limits.end_shown_until(now),
-                    )?;
-                    removed += tx.tokens()?.sweep(now)?;
-                    Ok(removed)
-                })
+            .write_blocking(move |tx| {
+                let users = tx.users()?;
+                let now = tx.now();
+                let mut sessions = tx.sessions()?;
+                let mut removed = sessions.sweep_ended(now)?;
+                removed += sessions.sweep(
+                    |sess| {
+                        let user = users.get(&sess.user).ok().flatten();
+                        end_reason(sess, user.as_ref(), &limits, auto_unlock, now)
+                    },
+                    limits.end_shown_until(now),
+                )?;
+                removed += tx.tokens()?.sweep(now)?;
+                Ok(removed)
             })
             .await
     }

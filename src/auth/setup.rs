@@ -69,35 +69,23 @@ pub enum SetupOutcome {
 impl Auth {
     /// The setup page for `token`, or `None` when it is spent or expired.
     pub async fn setup_view(&self, token: String) -> Result<Option<SetupView>, StoreError> {
-        if !token::looks_valid(&token) {
-            return Ok(None);
-        }
         self.store
-            .blocking(move |s| {
-                s.read(|tx| {
-                    let Some(t) = tx.tokens()?.get(&token::hash(&token))? else {
-                        return Ok(None);
-                    };
-                    if !t.is_live(tx.now()) {
-                        return Ok(None);
-                    }
-                    let user = match &t.user {
-                        Some(key) => tx.users()?.get(key)?,
-                        None => None,
-                    };
-                    Ok(match (t.kind, user) {
-                        (TokenKind::FirstAdmin, _) => Some(SetupView {
-                            first_admin: true,
-                            username: String::new(),
-                            email: None,
-                        }),
-                        (TokenKind::Setup, Some(u)) => Some(SetupView {
-                            first_admin: false,
-                            username: u.username.into(),
-                            email: u.email.map(String::from),
-                        }),
-                        _ => None,
-                    })
+            .read_blocking(move |tx| {
+                let Some((t, user)) = links::live(tx, &token)? else {
+                    return Ok(None);
+                };
+                Ok(match (t.kind, user) {
+                    (TokenKind::FirstAdmin, _) => Some(SetupView {
+                        first_admin: true,
+                        username: String::new(),
+                        email: None,
+                    }),
+                    (TokenKind::Setup, Some(u)) => Some(SetupView {
+                        first_admin: false,
+                        username: u.username.into(),
+                        email: u.email.map(String::from),
+                    }),
+                    _ => None,
                 })
             })
             .await
@@ -126,7 +114,7 @@ impl Auth {
         };
         let outcome = self
             .store
-            .blocking(move |s| s.write(|tx| save_setup(tx, &token, chosen, &origin)))
+            .write_blocking(move |tx| save_setup(tx, &token, chosen, &origin))
             .await?;
         Ok(outcome)
     }

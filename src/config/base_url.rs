@@ -157,13 +157,11 @@ mod tests {
 
     #[test]
     fn a_query_or_fragment_is_refused() {
-        for text in ["https://x.org/?a=1", "https://x.org/#top", "https://x.org?"] {
-            assert_eq!(
-                BaseUrl::parse(text),
-                Err(BaseUrlError::QueryOrFragment),
-                "{text}"
-            );
-        }
+        crate::domain::assert_all_refused(
+            BaseUrl::parse,
+            &["https://x.org/?a=1", "https://x.org/#top", "https://x.org?"],
+            BaseUrlError::QueryOrFragment,
+        );
     }
 
     #[test]

@@ -85,16 +85,8 @@ impl Ops<'_> {
         let username = Username::parse(new.username.as_str()).map_err(OpError::Username)?;
         let email = parse_email(&new.email)?;
         let phone = new.phone.as_deref().map(parse_phone).transpose()?;
-        let name = new
-            .name
-            .as_deref()
-            .map(|n| clean_text("name", n))
-            .transpose()?;
-        let agency = new
-            .agency
-            .as_deref()
-            .map(|a| clean_text("agency", a))
-            .transpose()?;
+        let name = given(&new.name, |n| clean_text("name", n))?;
+        let agency = given(&new.agency, |a| clean_text("agency", a))?;
         let license_expires = match new.license_expires.as_deref() {
             Some(text) => license::parse_expiry(text).map_err(OpError::Expiry)?,
             None => Some(self.default_expiry()),
@@ -190,16 +182,8 @@ impl Ops<'_> {
         }
         let email = c.email.as_deref().map(parse_email).transpose()?;
         let phone = c.phone.as_deref().map(parse_optional_phone).transpose()?;
-        let display = c
-            .name
-            .as_deref()
-            .map(|n| optional_text("name", n))
-            .transpose()?;
-        let agency = c
-            .agency
-            .as_deref()
-            .map(|a| optional_text("agency", a))
-            .transpose()?;
+        let display = given(&c.name, |n| optional_text("name", n))?;
+        let agency = given(&c.agency, |a| optional_text("agency", a))?;
         self.update(name, Event::UserUpdated, |u| {
             let mut fields = Vec::new();
             if let Some(e) = email {
@@ -374,6 +358,14 @@ pub(super) fn clean_text(field: &'static str, text: &str) -> Result<String, OpEr
 }
 
 /// Like [`clean_text`], but an empty value clears the field.
+/// `check` applied to a field the request gave; `None` for one it left out.
+fn given<T>(
+    field: &Option<String>,
+    check: impl FnOnce(&str) -> Result<T, OpError>,
+) -> Result<Option<T>, OpError> {
+    field.as_deref().map(check).transpose()
+}
+
 fn optional_text(field: &'static str, text: &str) -> Result<Option<String>, OpError> {
     if text.trim().is_empty() {
         Ok(None)

@@ -1,8 +1,6 @@
 //! Email addresses, allow-listed so nothing but a plain address can ever
 //! reach a mail header (SECURITY I4).
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -60,25 +58,7 @@ impl Email {
     }
 }
 
-impl From<Email> for String {
-    fn from(email: Email) -> String {
-        email.0
-    }
-}
-
-impl TryFrom<String> for Email {
-    type Error = EmailError;
-
-    fn try_from(text: String) -> Result<Email, EmailError> {
-        Email::parse(&text)
-    }
-}
-
-impl fmt::Display for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_type!(Email, EmailError, 0);
 
 fn is_local_part(local: &str) -> bool {
     (1..=MAX_LOCAL_LEN).contains(&local.len())
@@ -144,50 +124,46 @@ mod tests {
 
     #[test]
     fn header_injection_is_refused() {
-        for address in [
-            "a@b.org\r\nBcc: x@y.org",
-            "a@b.org\nBcc: x@y.org",
-            "a@b.org\rBcc: x@y.org",
-            "a\r\n@b.org",
-            "a@b.org,x@y.org",
-            "\"a b\"@b.org",
-            "Name <a@b.org>",
-        ] {
-            assert_eq!(
-                Email::parse(address),
-                Err(EmailError::Invalid),
-                "{address:?}"
-            );
-        }
+        crate::domain::assert_all_refused(
+            Email::parse,
+            &[
+                "a@b.org\r\nBcc: x@y.org",
+                "a@b.org\nBcc: x@y.org",
+                "a@b.org\rBcc: x@y.org",
+                "a\r\n@b.org",
+                "a@b.org,x@y.org",
+                "\"a b\"@b.org",
+                "Name <a@b.org>",
+            ],
+            EmailError::Invalid,
+        );
     }
 
     #[test]
     fn malformed_addresses_are_refused() {
-        for address in [
-            "name",
-            "@example.org",
-            "name@",
-            "a@b@c.org",
-            ".name@example.org",
-            "name.@example.org",
-            "na..me@example.org",
-            "name@example..org",
-            "name@.example.org",
-            "name@example.org.",
-            "name@-example.org",
-            "name@example-.org",
-            "name@exa_mple.org",
-            "na me@example.org",
-            "josé@example.org",
-            "name@exämple.org",
-            "name@example.org\u{0}",
-        ] {
-            assert_eq!(
-                Email::parse(address),
-                Err(EmailError::Invalid),
-                "{address:?}"
-            );
-        }
+        crate::domain::assert_all_refused(
+            Email::parse,
+            &[
+                "name",
+                "@example.org",
+                "name@",
+                "a@b@c.org",
+                ".name@example.org",
+                "name.@example.org",
+                "na..me@example.org",
+                "name@example..org",
+                "name@.example.org",
+                "name@example.org.",
+                "name@-example.org",
+                "name@example-.org",
+                "name@exa_mple.org",
+                "na me@example.org",
+                "josé@example.org",
+                "name@exämple.org",
+                "name@example.org\u{0}",
+            ],
+            EmailError::Invalid,
+        );
     }
 
     #[test]

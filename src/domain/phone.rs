@@ -1,8 +1,6 @@
 //! Phone numbers, allow-listed: digits and the usual punctuation, an
 //! optional leading `+` and an optional extension (SECURITY I4).
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -74,25 +72,7 @@ impl Phone {
     }
 }
 
-impl From<Phone> for String {
-    fn from(phone: Phone) -> String {
-        phone.0
-    }
-}
-
-impl TryFrom<String> for Phone {
-    type Error = PhoneError;
-
-    fn try_from(text: String) -> Result<Phone, PhoneError> {
-        Phone::parse(&text)
-    }
-}
-
-impl fmt::Display for Phone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_type!(Phone, PhoneError, 0);
 
 fn is_number_char(c: char) -> bool {
     c.is_ascii_digit() || matches!(c, ' ' | '+' | '(' | ')' | '-' | '.')
@@ -142,39 +122,35 @@ mod tests {
 
     #[test]
     fn line_breaks_and_control_characters_are_refused() {
-        for number in [
-            "555\r\n0100",
-            "555\n0100",
-            "555\r0100",
-            "555\t0100",
-            "555\u{0}0100",
-        ] {
-            assert_eq!(
-                Phone::parse(number),
-                Err(PhoneError::InvalidChar),
-                "{number:?}"
-            );
-        }
+        crate::domain::assert_all_refused(
+            Phone::parse,
+            &[
+                "555\r\n0100",
+                "555\n0100",
+                "555\r0100",
+                "555\t0100",
+                "555\u{0}0100",
+            ],
+            PhoneError::InvalidChar,
+        );
     }
 
     #[test]
     fn letters_are_refused_outside_an_extension() {
-        for number in [
-            "call 555-0100",
-            "555-CALL",
-            "555-0100 text 12",
-            "555-0100 ext",
-            "555-0100 ext. 12a",
-            "555-0100 ext. 12 x 3",
-            "555-0100 extension 12",
-            "٥٥٥-٠١٠٠",
-        ] {
-            assert_eq!(
-                Phone::parse(number),
-                Err(PhoneError::InvalidChar),
-                "{number:?}"
-            );
-        }
+        crate::domain::assert_all_refused(
+            Phone::parse,
+            &[
+                "call 555-0100",
+                "555-CALL",
+                "555-0100 text 12",
+                "555-0100 ext",
+                "555-0100 ext. 12a",
+                "555-0100 ext. 12 x 3",
+                "555-0100 extension 12",
+                "٥٥٥-٠١٠٠",
+            ],
+            PhoneError::InvalidChar,
+        );
     }
 
     #[test]

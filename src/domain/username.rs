@@ -5,8 +5,6 @@
 //! uniqueness and lockout, so `Alice`, `ALICE` and full-width `ａｌｉｃｅ`
 //! are one account (SECURITY I3, L8).
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use unicode_normalization::UnicodeNormalization;
@@ -77,25 +75,7 @@ impl Username {
     }
 }
 
-impl From<Username> for String {
-    fn from(name: Username) -> String {
-        name.display
-    }
-}
-
-impl TryFrom<String> for Username {
-    type Error = UsernameError;
-
-    fn try_from(text: String) -> Result<Username, UsernameError> {
-        Username::parse(&text)
-    }
-}
-
-impl fmt::Display for Username {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.display)
-    }
-}
+text_type!(Username, UsernameError, display);
 
 fn is_allowed(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')
@@ -131,28 +111,26 @@ mod tests {
 
     #[test]
     fn hidden_and_control_characters_are_refused() {
-        for name in [
-            "ali\u{200B}ce",
-            "ali\u{200C}ce",
-            "ali\u{200D}ce",
-            "ali\u{2060}ce",
-            "ali\u{FEFF}ce",
-            "ali\u{202E}ce",
-            "ali\u{2066}ce",
-            "ali\u{200F}ce",
-            "ali\u{061C}ce",
-            "ali\u{0007}ce",
-            "alice\nadmin",
-            "ali ce",
-            "alice!",
-            "<alice>",
-        ] {
-            assert_eq!(
-                Username::parse(name),
-                Err(UsernameError::InvalidChar),
-                "{name:?} should be refused"
-            );
-        }
+        crate::domain::assert_all_refused(
+            Username::parse,
+            &[
+                "ali\u{200B}ce",
+                "ali\u{200C}ce",
+                "ali\u{200D}ce",
+                "ali\u{2060}ce",
+                "ali\u{FEFF}ce",
+                "ali\u{202E}ce",
+                "ali\u{2066}ce",
+                "ali\u{200F}ce",
+                "ali\u{061C}ce",
+                "ali\u{0007}ce",
+                "alice\nadmin",
+                "ali ce",
+                "alice!",
+                "<alice>",
+            ],
+            UsernameError::InvalidChar,
+        );
     }
 
     #[test]

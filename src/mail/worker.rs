@@ -67,7 +67,7 @@ impl Worker {
         let now = self.store.now();
         let due = self
             .store
-            .blocking(move |s| s.read(|tx| tx.outbox()?.next_due(now)))
+            .read_blocking(move |tx| tx.outbox()?.next_due(now))
             .await?;
         let Some((id, record)) = due else {
             return Ok(Outcome::Idle);
@@ -95,7 +95,7 @@ impl Worker {
                 tracing::info!(kind = ?record.kind, attempts = record.attempts + 1, "mail delivered");
                 bump(&self.metrics.mail_sent);
                 self.store
-                    .blocking(move |s| s.write(|tx| tx.outbox()?.remove(id)))
+                    .write_blocking(move |tx| tx.outbox()?.remove(id))
                     .await?;
                 Ok(Outcome::Sent)
             }
@@ -111,7 +111,7 @@ impl Worker {
                     .unwrap_or(now);
                 record.last_error = Some(error);
                 self.store
-                    .blocking(move |s| s.write(|tx| tx.outbox()?.put(id, &record)))
+                    .write_blocking(move |tx| tx.outbox()?.put(id, &record))
                     .await?;
                 Ok(Outcome::Retry)
             }
@@ -127,20 +127,18 @@ impl Worker {
         tracing::warn!(kind = ?record.kind, why, "mail dropped");
         bump(&self.metrics.mail_dropped);
         self.store
-            .blocking(move |s| {
-                s.write(|tx| {
-                    tx.outbox()?.remove(id)?;
-                    let detail = format!(
-                        "{:?} message to {} dropped after {} attempts: {why}",
-                        record.kind, record.to, record.attempts
-                    );
-                    tx.record(
-                        Event::MailDropped,
-                        record.user.as_deref(),
-                        &Origin::system(),
-                        Some(detail),
-                    )
-                })
+            .write_blocking(move |tx| {
+                tx.outbox()?.remove(id)?;
+                let detail = format!(
+                    "{:?} message to {} dropped after {} attempts: {why}",
+                    record.kind, record.to, record.attempts
+                );
+                tx.record(
+                    Event::MailDropped,
+                    record.user.as_deref(),
+                    &Origin::system(),
+                    Some(detail),
+                )
             })
             .await
     }

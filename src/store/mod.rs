@@ -208,6 +208,30 @@ impl Store {
         }
     }
 
+    /// [`Store::read`] on the blocking pool.
+    pub async fn read_blocking<T, E>(
+        &self,
+        f: impl FnOnce(&Read) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.blocking(move |s| s.read(f)).await
+    }
+
+    /// [`Store::write`] on the blocking pool.
+    pub async fn write_blocking<T, E>(
+        &self,
+        f: impl FnOnce(&Write) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.blocking(move |s| s.write(f)).await
+    }
+
     /// Reads the file's own settings table: that the data file answers.
     pub fn check(&self) -> Result<(), StoreError> {
         self.read(|tx| {

@@ -86,6 +86,20 @@ impl TokensMut<'_> {
         Ok(Some(token))
     }
 
+    /// Spends the token behind `hash` if it is a live one of `kind`; `None`
+    /// (and nothing spent) for any other.
+    pub fn take_live(
+        &mut self,
+        hash: &[u8; 32],
+        kind: TokenKind,
+        now: Timestamp,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        match self.get(hash)? {
+            Some(t) if t.kind == kind && t.is_live(now) => self.take(hash),
+            _ => Ok(None),
+        }
+    }
+
     /// Voids one account's tokens (of one kind, or all); returns how many.
     pub fn void_user(&mut self, user: &str, kind: Option<TokenKind>) -> Result<u64, StoreError> {
         let mut hashes = Vec::new();

@@ -201,36 +201,41 @@ struct Refusal {
 }
 
 impl Refusal {
-    const RATE_LIMITED: Refusal = Refusal {
-        status: StatusCode::TOO_MANY_REQUESTS,
-        kind: "rate_limited",
-        message: "Too many sign-in attempts from your network. Wait a minute and try again.",
-        one_try_left: false,
-    };
-    const LOCKED: Refusal = Refusal {
-        status: StatusCode::FORBIDDEN,
-        kind: "locked",
-        message: "Login failed! Your account is locked after too many failed sign-ins. Contact the helpdesk to unlock it.",
-        one_try_left: false,
-    };
-    const LICENSE_EXPIRED: Refusal = Refusal {
-        status: StatusCode::FORBIDDEN,
-        kind: "license",
-        message: "Login failed! Your license has expired. Contact the helpdesk to renew it.",
-        one_try_left: false,
-    };
-    const DISABLED: Refusal = Refusal {
-        status: StatusCode::FORBIDDEN,
-        kind: "disabled",
-        message: "Login failed! Your account is disabled. Contact the helpdesk.",
-        one_try_left: false,
-    };
-    const BUSY: Refusal = Refusal {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        kind: "busy",
-        message: "The service is busy. Please try again in a moment.",
-        one_try_left: false,
-    };
+    const RATE_LIMITED: Refusal = Refusal::told(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "Too many sign-in attempts from your network. Wait a minute and try again.",
+    );
+    const LOCKED: Refusal = Refusal::told(
+        StatusCode::FORBIDDEN,
+        "locked",
+        "Login failed! Your account is locked after too many failed sign-ins. Contact the helpdesk to unlock it.",
+    );
+    const LICENSE_EXPIRED: Refusal = Refusal::told(
+        StatusCode::FORBIDDEN,
+        "license",
+        "Login failed! Your license has expired. Contact the helpdesk to renew it.",
+    );
+    const DISABLED: Refusal = Refusal::told(
+        StatusCode::FORBIDDEN,
+        "disabled",
+        "Login failed! Your account is disabled. Contact the helpdesk.",
+    );
+    const BUSY: Refusal = Refusal::told(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "The service is busy. Please try again in a moment.",
+    );
+
+    /// A refusal that is the same for every attempt.
+    const fn told(status: StatusCode, kind: &'static str, message: &'static str) -> Refusal {
+        Refusal {
+            status,
+            kind,
+            message,
+            one_try_left: false,
+        }
+    }
 
     fn failed(tries_left: u32) -> Refusal {
         Refusal {
