@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use tokio_rustls::TlsConnector;
 
-use mail_send::SmtpClientBuilder;
+use mail_send::{SmtpClient, SmtpClientBuilder};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 use mail_send::smtp::message::{Address, Message};
 
 use crate::config::{Config, Smtp, SmtpSecurity};
@@ -25,6 +27,14 @@ pub enum Transport {
     Pickup(PathBuf),
 }
 
+/// An open way out for one message after another: one SMTP connection, or
+/// the pickup folder. Messages sent through one session share its connection.
+pub enum Session {
+    Plain(SmtpClient<TcpStream>, Smtp),
+    Tls(SmtpClient<TlsStream<TcpStream>>, Smtp),
+    Pickup(PathBuf),
+}
+
 impl Transport {
     pub fn from_config(config: &Config) -> Self {
         match &config.mail.smtp {
@@ -33,18 +43,40 @@ impl Transport {
         }
     }
 
-    /// Delivers one message; the error is a sentence for the operator.
-    pub async fn send(&self, from: &str, to: &str, bytes: &[u8]) -> Result<(), String> {
-        match self {
-            Transport::Smtp(smtp) => send_smtp(smtp, from, to, bytes).await,
-            Transport::Pickup(dir) => {
-                let dir = dir.clone();
-                let bytes = bytes.to_vec();
-                tokio::task::spawn_blocking(move || write_pickup(&dir, &bytes))
-                    .await
-                    .map_err(|e| e.to_string())?
-            }
+    /// Connects (and signs in, when configured); the error is a sentence for the operator.
+    pub async fn open(&self) -> Result<Session, String> {
+        let smtp = match self {
+            Transport::Pickup(dir) => return Ok(Session::Pickup(dir.clone())),
+            Transport::Smtp(smtp) => smtp,
+        };
+        let connector = match smtp.security {
+            SmtpSecurity::None => unused_tls_connector()?,
+            SmtpSecurity::Starttls | SmtpSecurity::Tls => verifying_tls_connector()?,
+        };
+        let mut builder =
+            SmtpClientBuilder::new_with_tls_connector(smtp.host.as_str(), smtp.port, connector)
+                .implicit_tls(smtp.security == SmtpSecurity::Tls)
+                .timeout(SMTP_TIMEOUT);
+        if let (Some(user), Some(pass)) = (&smtp.username, &smtp.password) {
+            builder = builder.credentials((user.as_str(), pass.expose()));
         }
+        let explained = |e| explain(smtp, &e);
+        Ok(match smtp.security {
+            SmtpSecurity::None => {
+                Session::Plain(builder.connect_plain().await.map_err(explained)?, smtp.clone())
+            }
+            SmtpSecurity::Starttls | SmtpSecurity::Tls => {
+                Session::Tls(builder.connect().await.map_err(explained)?, smtp.clone())
+            }
+        })
+    }
+
+    /// Delivers one message over a connection of its own.
+    pub async fn send(&self, from: &str, to: &str, bytes: &[u8]) -> Result<(), String> {
+        let mut session = self.open().await?;
+        let sent = session.send(from, to, bytes).await;
+        session.close().await;
+        sent
     }
 
     pub fn describe(&self) -> String {
@@ -57,48 +89,54 @@ impl Transport {
     }
 }
 
-async fn send_smtp(smtp: &Smtp, from: &str, to: &str, bytes: &[u8]) -> Result<(), String> {
-    let connector = match smtp.security {
-        SmtpSecurity::None => unused_tls_connector()?,
-        SmtpSecurity::Starttls | SmtpSecurity::Tls => verifying_tls_connector()?,
-    };
-    let mut builder =
-        SmtpClientBuilder::new_with_tls_connector(smtp.host.as_str(), smtp.port, connector)
-            .implicit_tls(smtp.security == SmtpSecurity::Tls)
-            .timeout(SMTP_TIMEOUT);
-    if let (Some(user), Some(pass)) = (&smtp.username, &smtp.password) {
-        builder = builder.credentials((user.as_str(), pass.expose()));
+impl Session {
+    /// Hands one message over; `Ok` once the server accepted it (or the file
+    /// is on disk). After an error the session should not be used again.
+    pub async fn send(&mut self, from: &str, to: &str, bytes: &[u8]) -> Result<(), String> {
+        let message = || Message {
+            mail_from: Address {
+                email: from.into(),
+                ..Default::default()
+            },
+            rcpt_to: vec![Address {
+                email: to.into(),
+                ..Default::default()
+            }],
+            body: bytes.into(),
+        };
+        match self {
+            Session::Plain(client, smtp) => client
+                .send(message())
+                .await
+                .map(|_| ())
+                .map_err(|e| explain(smtp, &e)),
+            Session::Tls(client, smtp) => client
+                .send(message())
+                .await
+                .map(|_| ())
+                .map_err(|e| explain(smtp, &e)),
+            Session::Pickup(dir) => {
+                let dir = dir.clone();
+                let bytes = bytes.to_vec();
+                tokio::task::spawn_blocking(move || write_pickup(&dir, &bytes))
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+        }
     }
-    let message = Message {
-        mail_from: Address {
-            email: from.into(),
-            ..Default::default()
-        },
-        rcpt_to: vec![Address {
-            email: to.into(),
-            ..Default::default()
-        }],
-        body: bytes.into(),
-    };
-    let result = match smtp.security {
-        SmtpSecurity::None => match builder.connect_plain().await {
-            Ok(mut client) => {
-                let sent = client.send(message).await;
+
+    /// Says goodbye to the server; a failure here loses nothing.
+    pub async fn close(self) {
+        match self {
+            Session::Plain(client, _) => {
                 let _ = client.quit().await;
-                sent
             }
-            Err(e) => Err(e),
-        },
-        SmtpSecurity::Starttls | SmtpSecurity::Tls => match builder.connect().await {
-            Ok(mut client) => {
-                let sent = client.send(message).await;
+            Session::Tls(client, _) => {
                 let _ = client.quit().await;
-                sent
             }
-            Err(e) => Err(e),
-        },
-    };
-    result.map(|_| ()).map_err(|e| explain(smtp, &e))
+            Session::Pickup(_) => {}
+        }
+    }
 }
 
 fn ring() -> Arc<rustls::crypto::CryptoProvider> {

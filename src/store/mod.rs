@@ -32,7 +32,7 @@ use audit::Audit;
 use outbox::Outbox;
 use sessions::Sessions;
 use tables::{
-    AUDIT, ENDED_SESSIONS, KEY_CSRF, KEY_SCHEMA_VERSION, META, OUTBOX, SCHEMA_VERSION, SESSIONS,
+    AUDIT, ENDED_SESSIONS, KEY_CSRF, KEY_SCHEMA_VERSION, META, OUTBOX, OUTBOX_DUE, SCHEMA_VERSION, SESSIONS,
     TOKENS, USER_TOKENS, USERS,
 };
 use tokens::{Tokens, TokensMut};
@@ -345,8 +345,11 @@ impl Read {
         Ok(Audit::new(self.tx.open_table(AUDIT)?, self.now))
     }
 
-    pub fn outbox(&self) -> Result<Outbox<ReadTable<u64>>, StoreError> {
-        Ok(Outbox::new(self.tx.open_table(OUTBOX)?))
+    pub fn outbox(&self) -> Result<Outbox<ReadTable<u64>, ReadTable<&'static [u8]>>, StoreError> {
+        Ok(Outbox::new(
+            self.tx.open_table(OUTBOX)?,
+            self.tx.open_table(OUTBOX_DUE)?,
+        ))
     }
 }
 
@@ -379,8 +382,13 @@ impl Write {
         Ok(Audit::new(self.tx.open_table(AUDIT)?, self.now))
     }
 
-    pub fn outbox(&self) -> Result<Outbox<WriteTable<'_, u64>>, StoreError> {
-        Ok(Outbox::new(self.tx.open_table(OUTBOX)?))
+    pub fn outbox(
+        &self,
+    ) -> Result<Outbox<WriteTable<'_, u64>, WriteTable<'_, &'static [u8]>>, StoreError> {
+        Ok(Outbox::new(
+            self.tx.open_table(OUTBOX)?,
+            self.tx.open_table(OUTBOX_DUE)?,
+        ))
     }
 
     /// Appends one audit event in this transaction (a shorthand for the

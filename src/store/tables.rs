@@ -9,7 +9,7 @@ use redb::{MultimapTableDefinition, TableDefinition, WriteTransaction};
 use super::StoreError;
 
 /// The schema this build writes. Bump it and add a step to [`MIGRATIONS`].
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Small settings of the file itself: `schema_version`, `csrf_key`.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -28,11 +28,15 @@ pub const USER_TOKENS: MultimapTableDefinition<&str, &[u8]> =
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 /// Mail waiting for delivery, keyed by a sequence number; bodies are sealed.
 pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+/// The outbox by next attempt: key `next_attempt_at` (microseconds, big-endian)
+/// then the message id (big-endian), value empty; the first key is due soonest.
+pub const OUTBOX_DUE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox_due");
 
 /// A table of any key type, for code that treats every table alike.
 #[derive(Clone, Copy)]
 pub enum AnyTable {
     Str(TableDefinition<'static, &'static str, &'static [u8]>),
+    /// Keyed by bytes: a hash, or a composite key such as [`OUTBOX_DUE`]'s.
     Hash(TableDefinition<'static, &'static [u8], &'static [u8]>),
     Seq(TableDefinition<'static, u64, &'static [u8]>),
     StrMulti(MultimapTableDefinition<'static, &'static str, &'static [u8]>),
@@ -94,6 +98,11 @@ pub const ALL: &[TableInfo] = &[
         since: 3,
         voided_on_restore: true,
     },
+    TableInfo {
+        table: AnyTable::Hash(OUTBOX_DUE),
+        since: 4,
+        voided_on_restore: true,
+    },
 ];
 
 pub const KEY_SCHEMA_VERSION: &str = "schema_version";
@@ -103,7 +112,12 @@ pub const KEY_CSRF: &str = "csrf_key";
 type Migration = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// Forward-only migrations; `MIGRATIONS[n]` upgrades version n to n + 1.
-const MIGRATIONS: &[Migration] = &[create_initial_tables, create_outbox, create_ended_sessions];
+const MIGRATIONS: &[Migration] = &[
+    create_initial_tables,
+    create_outbox,
+    create_ended_sessions,
+    index_outbox_by_due_time,
+];
 
 fn create_initial_tables(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(META)?;
@@ -130,6 +144,22 @@ fn create_ended_sessions(tx: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Version 4: the outbox indexed by next attempt, built from what is queued.
+fn index_outbox_by_due_time(tx: &WriteTransaction) -> Result<(), StoreError> {
+    use redb::ReadableTable;
+    let outbox = tx.open_table(OUTBOX)?;
+    let mut due = tx.open_table(OUTBOX_DUE)?;
+    for entry in outbox.iter()? {
+        let (id, bytes) = entry?;
+        let record: super::outbox::OutboxRecord = super::decode("outbox", bytes.value())?;
+        due.insert(
+            super::outbox::due_key(record.next_attempt_at, id.value()).as_slice(),
+            [].as_slice(),
+        )?;
+    }
+    Ok(())
+}
+
 /// Runs the migrations needed to bring a file at `from` up to [`SCHEMA_VERSION`].
 pub fn migrate(tx: &WriteTransaction, from: u32) -> Result<(), StoreError> {
     if from > SCHEMA_VERSION {
@@ -145,6 +175,15 @@ pub fn migrate(tx: &WriteTransaction, from: u32) -> Result<(), StoreError> {
 }
 
 const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
+
+/// Creates a fresh file's tables as schema `version` had them (for tests of an upgrade).
+#[cfg(test)]
+pub fn migrate_to(tx: &WriteTransaction, version: u32) -> Result<(), StoreError> {
+    for step in &MIGRATIONS[..version as usize] {
+        step(tx)?;
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

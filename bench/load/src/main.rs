@@ -25,6 +25,10 @@
 //!   startup --bin B --config F --addr A [--idle-ms MS]
 //!                                 exec `B --config F serve`, time until /healthz answers,
 //!                                 then read its memory after MS idle milliseconds
+//!   mail --bin B --config F --addr A --port P [--idle-ms MS] [--drain N]
+//!                                 idle CPU and memory of `B --config F serve` with its
+//!                                 outbox as it is; with N, the time to deliver N
+//!                                 messages to an SMTP sink on P
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -65,7 +69,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "free-port" => free_port(),
         "hash" => hash(&args),
-        "wait" | "status" | "session" | "login" | "flood" | "attack" | "startup" => {
+        "wait" | "status" | "session" | "login" | "flood" | "attack" | "startup" | "mail" => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(r) => r,
                 Err(e) => {
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
                     "login" => login(&args).await,
                     "flood" => flood(&args).await,
                     "attack" => attack(&args).await,
+                    "mail" => mail(&args).await,
                     _ => startup(&args).await,
                 }
             })
@@ -809,4 +814,165 @@ async fn startup(args: &Args) -> Result<(), Error> {
         println!("{key}={kib}");
     }
     Ok(())
+}
+
+/// `mail`: the outbox figures of issue 13. Starts `B --config F serve` (whose
+/// `[mail.smtp]` points at 127.0.0.1:PORT), waits IDLE-MS, then samples the
+/// server's CPU over the next IDLE-MS and reads its memory. With
+/// `--drain N`, it then starts an SMTP sink on PORT, restarts the server (so
+/// delivery does not wait out the backoff of the outage) and times until the
+/// sink has N messages, with the server's CPU time over that drain.
+async fn mail(args: &Args) -> Result<(), Error> {
+    let bin: String = args.get("bin")?;
+    let config: String = args.get("config")?;
+    let addr = args.addr()?;
+    let port: u16 = args.get("port")?;
+    let idle_ms: u64 = args.get_or("idle-ms", 10_000)?;
+    let drain: usize = args.get_or("drain", 0)?;
+
+    let server = Served::start(&bin, &config, addr).await?;
+    tokio::time::sleep(Duration::from_millis(idle_ms)).await;
+    let before = cpu_ticks(server.pid).ok_or("cannot read the server's /proc stat")?;
+    tokio::time::sleep(Duration::from_millis(idle_ms)).await;
+    let after = cpu_ticks(server.pid).ok_or("cannot read the server's /proc stat")?;
+    let mem = memory(server.pid).ok_or("cannot read the server's /proc status")?;
+    server.stop().await;
+    let idle_cpu_pct = (after - before) as f64 * 1000.0 / CLOCK_TICKS_PER_SEC / idle_ms as f64 * 100.0;
+    println!("idle_cpu_pct={idle_cpu_pct:.3}");
+    println!("idle_rss_anon_kib={}", mem.get("rss_anon_kib").copied().unwrap_or(0));
+    if drain == 0 {
+        return Ok(());
+    }
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let received = Arc::new(AtomicUsize::new(0));
+    let sink = tokio::spawn(smtp_sink(listener, received.clone()));
+    let started = Instant::now();
+    let server = Served::start(&bin, &config, addr).await?;
+    let deadline = started + PHASE_LIMIT;
+    while received.load(Ordering::SeqCst) < drain && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let drained = started.elapsed();
+    let ticks = cpu_ticks(server.pid).ok_or("cannot read the server's /proc stat")?;
+    server.stop().await;
+    sink.abort();
+    println!("delivered={}", received.load(Ordering::SeqCst));
+    println!("drain_ms={:.0}", ms(drained));
+    println!("drain_cpu_ms={:.0}", ticks as f64 * 1000.0 / CLOCK_TICKS_PER_SEC);
+    Ok(())
+}
+
+/// `USER_HZ` on Linux, the unit of the CPU times in `/proc/PID/stat`.
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
+
+/// User plus system CPU time of a process so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// A server process started for a measurement, stopped with SIGTERM.
+struct Served {
+    child: std::process::Child,
+    pid: u32,
+}
+
+impl Served {
+    async fn start(bin: &str, config: &str, addr: SocketAddr) -> Result<Served, Error> {
+        let child = Command::new(bin)
+            .args(["--config", config, "serve"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let pid = child.id();
+        let mut served = Served { child, pid };
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            if let Some(status) = served.child.try_wait()? {
+                return Err(format!("the server exited at start: {status}").into());
+            }
+            if Instant::now() > deadline {
+                served.stop().await;
+                return Err("/healthz did not answer within 30 s".into());
+            }
+            if let Ok(mut conn) = Conn::open(addr).await
+                && let Ok(r) = conn.send("GET", "/healthz", None, None).await
+                && r.status == StatusCode::OK
+            {
+                return Ok(served);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Accepts SMTP conversations and counts the messages it is given (a
+/// minimal ESMTP dialogue: every command answered 250, DATA with 354).
+async fn smtp_sink(listener: tokio::net::TcpListener, received: Arc<AtomicUsize>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    while let Ok((stream, _)) = listener.accept().await {
+        let received = received.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut lines = BufReader::new(read);
+            let mut line = String::new();
+            let mut in_data = false;
+            if write.write_all(b"220 sink ESMTP\r\n").await.is_err() {
+                return;
+            }
+            loop {
+                line.clear();
+                match tokio::time::timeout(REQUEST_TIMEOUT, lines.read_line(&mut line)).await {
+                    Ok(Ok(n)) if n > 0 => {}
+                    _ => return,
+                }
+                let reply: &[u8] = if in_data {
+                    if line != ".\r\n" {
+                        continue;
+                    }
+                    in_data = false;
+                    received.fetch_add(1, Ordering::SeqCst);
+                    b"250 queued\r\n"
+                } else {
+                    let upper = line.to_ascii_uppercase();
+                    if upper.starts_with("EHLO") {
+                        b"250-sink\r\n250 8BITMIME\r\n"
+                    } else if upper.starts_with("DATA") {
+                        in_data = true;
+                        b"354 go ahead\r\n"
+                    } else if upper.starts_with("QUIT") {
+                        let _ = write.write_all(b"221 bye\r\n").await;
+                        return;
+                    } else {
+                        b"250 OK\r\n"
+                    }
+                };
+                if write.write_all(reply).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
 }
