@@ -447,15 +447,7 @@ async fn p5_email_change_needs_the_password_and_the_new_address() {
     );
     let path = format!("/confirm-email/{link}");
     for _ in 0..3 {
-        assert_eq!(
-            app.client()
-                .get(app.url(&path))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(app.status_of(&path).await, 200);
     }
     assert_eq!(
         email_of(&app, "hugo").await.as_deref(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{PASSWORD, form_token, login, run_binary, spawn_with, submit};
+use crate::helpers::{PASSWORD, form_token, login, request_reset, run_binary, spawn_with, submit};
 use crate::security::support::{
     QUIET, Served, assert_no_secret, browser, files_under, memory_kib, post_form, set_cookie,
 };
@@ -196,14 +196,7 @@ async fn x2_every_audit_event_has_utc_time_and_an_origin() {
     login(&client, &app, "xavi", "Wrong-Guess-1x").await;
     login(&client, &app, "xavi", PASSWORD).await;
     submit(&client, &app, "/profile", "/logout", &[]).await;
-    submit(
-        &app.client(),
-        &app,
-        "/forgot",
-        "/forgot",
-        &[("username", "xavi")],
-    )
-    .await;
+    request_reset(&app.client(), &app, "xavi").await;
     app.client()
         .post(app.url("/login"))
         .form(&[("username", "x")])
@@ -626,14 +619,7 @@ async fn d2_mail_whose_link_expired_during_an_outage_is_dropped_not_sent() {
     })
     .await;
     app.add_user("drew", PASSWORD).await;
-    submit(
-        &app.client(),
-        &app,
-        "/forgot",
-        "/forgot",
-        &[("username", "drew")],
-    )
-    .await;
+    request_reset(&app.client(), &app, "drew").await;
     app.deliver_mail().await; // refused: the SMTP server is down
     app.advance(Duration::from_millis(2500)); // past the link's 2 s
     let sink = SmtpSink::start_on(port).await;

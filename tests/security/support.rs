@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::{TestApp, binary, csrf_token};
-pub use crate::helpers::{browser, post_form};
+pub use crate::helpers::{browser, contains, post_form, set_cookie};
 
 /// Held by the tests that measure timing or memory, so they never overlap.
 pub static QUIET: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -105,10 +105,6 @@ pub fn post_bytes(path: &str, cookie: &str, extra: &str, body: &[u8]) -> Vec<u8>
     req
 }
 
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Every file under `dir`, recursively.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -177,16 +173,6 @@ pub fn median(samples: &mut [f64]) -> f64 {
     } else {
         (samples[n / 2 - 1] + samples[n / 2]) / 2.0
     }
-}
-
-/// A cookie value from a response's `Set-Cookie` headers.
-pub fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(|c| c[name.len() + 1..].split(';').next().unwrap().to_owned())
 }
 
 /// A browser that sends a fixed `Cookie` header and keeps no jar.
