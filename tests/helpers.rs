@@ -411,12 +411,33 @@ pub async fn login(
     user: &str,
     password: &str,
 ) -> reqwest::Response {
+    login_at(client, &app.base, user, password).await
+}
+
+/// [`login`] for a server known only by its base URL.
+pub async fn login_at(
+    client: &reqwest::Client,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> reqwest::Response {
+    let fields = [("username", user), ("password", password)];
+    post_form(client, base, "/login", "/login", &fields).await
+}
+
+/// Chooses `new` (typed twice) on the forced change page `/password/expired`.
+pub async fn change_expired_password(
+    client: &reqwest::Client,
+    app: &TestApp,
+    new: &str,
+) -> reqwest::Response {
+    let fields = [("password", new), ("confirm", new)];
     submit(
         client,
         app,
-        "/login",
-        "/login",
-        &[("username", user), ("password", password)],
+        "/password/expired",
+        "/password/expired",
+        &fields,
     )
     .await
 }

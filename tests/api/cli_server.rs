@@ -257,12 +257,5 @@ async fn post_to_page(
     let page = client.get(format!("{base}{path}")).send().await.unwrap();
     assert_eq!(page.status(), 200, "GET {path}");
     let token = csrf_token(&page.text().await.unwrap());
-    let mut form = fields.to_vec();
-    form.push(("csrf_token", &token));
-    client
-        .post(format!("{base}{path}"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
+    post_with_token(client, &format!("{base}{path}"), fields, &token).await
 }

@@ -280,14 +280,7 @@ async fn s6_force_change_restricts_the_session_until_a_new_password() {
     let form = get(&client, &app, "/password/expired").await;
     assert_eq!(form.status(), 200);
     let new_password = "Copper-Lamp-58z";
-    let changed = submit(
-        &client,
-        &app,
-        "/password/expired",
-        "/password/expired",
-        &[("password", new_password), ("confirm", new_password)],
-    )
-    .await;
+    let changed = change_expired_password(&client, &app, new_password).await;
     assert_eq!(changed.status(), 303);
     assert_eq!(location(&changed), "/");
     assert_eq!(get(&client, &app, "/").await.status(), 200);
@@ -301,14 +294,7 @@ async fn s6_force_change_restricts_the_session_until_a_new_password() {
 async fn force_change_refuses_the_same_password_again() {
     let (app, client, _) = forced_change_signed_in().await;
 
-    let res = submit(
-        &client,
-        &app,
-        "/password/expired",
-        "/password/expired",
-        &[("password", PASSWORD), ("confirm", PASSWORD)],
-    )
-    .await;
+    let res = change_expired_password(&client, &app, PASSWORD).await;
 
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("not used recently"));
@@ -378,14 +364,7 @@ async fn s3_the_forced_change_replaces_the_session_id() {
     let old_id = session_id(&signed_in);
     let new_password = "Copper-Lamp-58z";
 
-    let changed = submit(
-        &client,
-        &app,
-        "/password/expired",
-        "/password/expired",
-        &[("password", new_password), ("confirm", new_password)],
-    )
-    .await;
+    let changed = change_expired_password(&client, &app, new_password).await;
 
     let new_id = set_cookie(&changed, "latchkey_session").expect("a new session cookie");
     assert_ne!(new_id, old_id);

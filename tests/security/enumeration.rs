@@ -10,7 +10,8 @@ use latchkey::domain::password::NewPassword;
 use latchkey::domain::secret::Secret;
 
 use crate::helpers::{
-    PASSWORD, TestApp, csrf_token, login, page_token, request_reset, spawn_with, spawn_with_smtp,
+    PASSWORD, TestApp, csrf_token, login, login_at, page_token, request_reset, spawn_with,
+    spawn_with_smtp,
 };
 use crate::security::support::{QUIET, median};
 
@@ -285,18 +286,7 @@ async fn l4_lock_voids_earlier_links_and_mails_only_the_notice() {
     let guesses: Vec<_> = (0..5)
         .map(|_| {
             let (c, base) = (app.client(), app.base.clone());
-            tokio::spawn(async move {
-                crate::security::support::post_form(
-                    &c,
-                    &base,
-                    "/login",
-                    "/login",
-                    &[("username", "lena"), ("password", WRONG)],
-                )
-                .await
-                .status()
-                .as_u16()
-            })
+            tokio::spawn(async move { login_at(&c, &base, "lena", WRONG).await.status().as_u16() })
         })
         .collect();
     for g in guesses {
@@ -496,14 +486,7 @@ async fn l8_twins_share_a_count_and_unknown_names_leave_no_lasting_state() {
     let mut app = app.restart(|_| {}).await;
     let base = app.base.clone();
     let client = crate::security::support::browser();
-    let after = crate::security::support::post_form(
-        &client,
-        &base,
-        "/login",
-        "/login",
-        &[("username", "ghost.user"), ("password", WRONG)],
-    )
-    .await;
+    let after = login_at(&client, &base, "ghost.user", WRONG).await;
     assert_eq!(
         after.status(),
         401,

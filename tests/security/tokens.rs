@@ -9,7 +9,7 @@ use latchkey::config::{BaseUrl, Dur};
 use latchkey::control::protocol::{Request, UserChanges};
 
 use crate::helpers::{
-    PASSWORD, TestApp, login, request_reset, spawn_with, spawn_with_smtp, submit,
+    PASSWORD, TestApp, change_password, login, request_reset, spawn_with, spawn_with_smtp, submit,
 };
 use crate::security::support::{anon, assert_no_secret, post_bytes, raw};
 
@@ -267,18 +267,7 @@ async fn r5_links_replayed_after_each_voiding_event_are_dead() {
     let old = app.reset_token("v2").await;
     let client = app.client();
     login(&client, &app, "v2", PASSWORD).await;
-    let res = submit(
-        &client,
-        &app,
-        "/profile",
-        "/profile/password",
-        &[
-            ("current_password", PASSWORD),
-            ("password", NEW),
-            ("confirm", NEW),
-        ],
-    )
-    .await;
+    let res = change_password(&client, &app, PASSWORD, NEW).await;
     assert_eq!(res.status(), 303);
     assert_eq!(
         replay(&app, &old).await,
