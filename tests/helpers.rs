@@ -331,6 +331,25 @@ pub fn run_binary(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output
     child.wait_with_output().unwrap()
 }
 
+/// `latchkey --data DATA --config CONFIG serve`, run from the config's folder
+/// with `RUST_LOG`, no colour, no stdin and piped output (not yet spawned).
+pub fn serve_command(data: &Path, config: &Path, rust_log: &str) -> Command {
+    let mut command = Command::new(binary());
+    command
+        .arg("--data")
+        .arg(data)
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", rust_log)
+        .current_dir(config.parent().unwrap())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
 /// The hidden CSRF token in a page.
 pub fn csrf_token(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";

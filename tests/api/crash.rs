@@ -3,7 +3,7 @@
 //! spent reset links.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -30,18 +30,8 @@ impl Drop for Server {
 impl Server {
     /// Starts the binary on `data` and waits until `/healthz` answers.
     async fn start(data: &Path, config: &Path) -> Server {
-        let mut child = Command::new(binary())
-            .arg("--config")
-            .arg(config)
-            .arg("--data")
-            .arg(data)
-            .arg("serve")
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .current_dir(config.parent().unwrap())
-            .stdin(Stdio::null())
+        let mut child = serve_command(data, config, "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
             .spawn()
             .expect("binary runs");
         let stderr = child.stderr.take().unwrap();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{TestApp, binary, csrf_token};
+use crate::helpers::{TestApp, binary, csrf_token, serve_command};
 pub use crate::helpers::{browser, contains, post_form, set_cookie};
 
 /// Held by the tests that measure timing or memory, so they never overlap.
@@ -203,18 +203,7 @@ impl Served {
     }
 
     pub fn start_on(data: PathBuf, config: PathBuf, rust_log: &str) -> Served {
-        let mut child = Command::new(binary())
-            .arg("--data")
-            .arg(&data)
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", rust_log)
-            .current_dir(config.parent().unwrap())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+        let mut child = serve_command(&data, &config, rust_log)
             .spawn()
             .expect("binary runs");
         let stdout = collect(child.stdout.take().unwrap());
