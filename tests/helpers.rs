@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use latchkey::auth::Auth;
 use latchkey::config::{Config, Dur, Smtp, SmtpSecurity};
 use latchkey::control::ops::Ops;
-use latchkey::control::protocol::{NewUser, Request, Response};
+use latchkey::control::protocol::{NewUser, Request, Response, UserView};
 use latchkey::domain::clock::{Clock, ClockHand};
 use latchkey::domain::secret::Secret;
 use latchkey::mail::worker::{Outcome, Worker};
@@ -248,6 +248,42 @@ impl TestApp {
             other => panic!("unexpected {other:?}"),
         }
     }
+
+    /// How many audit events named `event` there are (for `user`, or for anyone).
+    pub async fn count_events(&self, event: &str, user: Option<&str>) -> usize {
+        self.audit_events(user)
+            .await
+            .iter()
+            .filter(|e| e.event == event)
+            .count()
+    }
+
+    /// The account as `user show` reports it.
+    pub async fn show_user(&self, username: &str) -> UserView {
+        match self
+            .admin(Request::UserShow {
+                username: username.into(),
+            })
+            .await
+            .unwrap()
+        {
+            Response::User { user } => user,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// The mail waiting in the outbox, as `mail queue` reports it.
+    pub async fn mail_queue(&self) -> Vec<latchkey::control::protocol::QueuedMail> {
+        match self.admin(Request::MailQueue).await.unwrap() {
+            Response::Queue { messages } => messages,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// The status of `GET path` from a fresh browser.
+    pub async fn status_of(&self, path: &str) -> u16 {
+        get(&self.client(), self, path).await.status().as_u16()
+    }
 }
 
 pub fn new_user(username: &str, password: Option<&str>) -> NewUser {
@@ -295,6 +331,25 @@ pub fn run_binary(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output
     child.wait_with_output().unwrap()
 }
 
+/// `latchkey --data DATA --config CONFIG serve`, run from the config's folder
+/// with `RUST_LOG`, no colour, no stdin and piped output (not yet spawned).
+pub fn serve_command(data: &Path, config: &Path, rust_log: &str) -> Command {
+    let mut command = Command::new(binary());
+    command
+        .arg("--data")
+        .arg(data)
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", rust_log)
+        .current_dir(config.parent().unwrap())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
 /// The hidden CSRF token in a page.
 pub fn csrf_token(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
@@ -305,8 +360,34 @@ pub fn csrf_token(html: &str) -> String {
 
 /// GETs the page at `url` and returns its CSRF token (the browser's cookie is set by then).
 pub async fn form_token(client: &reqwest::Client, url: &str) -> String {
-    let html = client.get(url).send().await.unwrap().text().await.unwrap();
-    csrf_token(&html)
+    csrf_token(&text_of(client, url).await)
+}
+
+/// [`form_token`] for a page of `app`.
+pub async fn page_token(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
+    form_token(client, &app.url(path)).await
+}
+
+/// The body of `GET url`.
+pub async fn text_of(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// `GET path` of `app` on `client`.
+pub async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> reqwest::Response {
+    client.get(app.url(path)).send().await.unwrap()
+}
+
+/// POSTs `fields` plus `token` as the CSRF token to `url`.
+pub async fn post_with_token(
+    client: &reqwest::Client,
+    url: &str,
+    fields: &[(&str, &str)],
+    token: &str,
+) -> reqwest::Response {
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    form.push(("csrf_token", token));
+    client.post(url).form(&form).send().await.unwrap()
 }
 
 /// A browser for any server: its own cookie jar, redirects not followed.
@@ -339,14 +420,7 @@ pub async fn post_form(
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
     let token = form_token(client, &format!("{base}{page}")).await;
-    let mut form: Vec<(&str, &str)> = fields.to_vec();
-    form.push(("csrf_token", &token));
-    client
-        .post(format!("{base}{action}"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
+    post_with_token(client, &format!("{base}{action}"), fields, &token).await
 }
 
 /// Signs `client` in; returns the response to `POST /login`.
@@ -356,14 +430,109 @@ pub async fn login(
     user: &str,
     password: &str,
 ) -> reqwest::Response {
+    login_at(client, &app.base, user, password).await
+}
+
+/// [`login`] for a server known only by its base URL.
+pub async fn login_at(
+    client: &reqwest::Client,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> reqwest::Response {
+    let fields = [("username", user), ("password", password)];
+    post_form(client, base, "/login", "/login", &fields).await
+}
+
+/// Chooses `new` (typed twice) on the forced change page `/password/expired`.
+pub async fn change_expired_password(
+    client: &reqwest::Client,
+    app: &TestApp,
+    new: &str,
+) -> reqwest::Response {
+    let fields = [("password", new), ("confirm", new)];
     submit(
         client,
         app,
-        "/login",
-        "/login",
-        &[("username", user), ("password", password)],
+        "/password/expired",
+        "/password/expired",
+        &fields,
     )
     .await
+}
+
+/// The path part of a link (from `prefix` on; its host is base_url, not this app).
+pub fn path_of(link: &str, prefix: &str) -> String {
+    link[link.find(prefix).expect(prefix)..].to_owned()
+}
+
+/// A port nothing listens on (bound, read, released).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Asks for a reset link for `username` through `/forgot`.
+pub async fn request_reset(
+    client: &reqwest::Client,
+    app: &TestApp,
+    username: &str,
+) -> reqwest::Response {
+    submit(client, app, "/forgot", "/forgot", &[("username", username)]).await
+}
+
+/// Changes the password on `/profile/password` (the new one typed twice).
+pub async fn change_password(
+    client: &reqwest::Client,
+    app: &TestApp,
+    current: &str,
+    new: &str,
+) -> reqwest::Response {
+    let fields = [
+        ("current_password", current),
+        ("password", new),
+        ("confirm", new),
+    ];
+    submit(client, app, "/profile", "/profile/password", &fields).await
+}
+
+/// Signs `user` in on a fresh client; returns it and its session id.
+pub async fn signed_in(app: &TestApp, user: &str, password: &str) -> (reqwest::Client, String) {
+    let client = app.client();
+    let res = login(&client, app, user, password).await;
+    assert_eq!(res.status(), 303, "{user} signs in");
+    assert_eq!(location(&res), "/");
+    let id = set_cookie(&res, "latchkey_session").expect("sign-in sets a session cookie");
+    (client, id)
+}
+
+/// Every `Set-Cookie` header of a response.
+pub fn set_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A cookie value from a response's `Set-Cookie` headers.
+pub fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c[name.len() + 1..].split(';').next().unwrap().to_owned())
+}
+
+/// The answer sends the browser to the sign-in page.
+pub fn assert_sent_to_login(res: &reqwest::Response) {
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(res), "/login");
 }
 
 pub fn location(res: &reqwest::Response) -> &str {

@@ -433,6 +433,12 @@ fn write_csv(dir: &Path, text: &str) -> String {
     path.to_str().unwrap().to_owned()
 }
 
+/// `user import` of a file holding `csv`, which must fail; returns the error.
+fn import_fails(dir: &Path, csv: &str) -> String {
+    let file = write_csv(dir, csv);
+    fails(dir, &["user", "import", &file])
+}
+
 /// CONTRACT 3: `user import` creates the accounts with their fields and no password.
 #[test]
 fn import_creates_accounts() {
@@ -464,12 +470,10 @@ fn import_creates_accounts() {
 #[test]
 fn import_is_all_or_nothing() {
     let (_tmp, dir) = data_dir();
-    let file = write_csv(
+    let err = import_fails(
         &dir,
         "username,email\nann,ann@example.org\nbo,bo@example.org\ncy,not-an-email\ndee,dee@example.org\n",
     );
-
-    let err = fails(&dir, &["user", "import", &file]);
 
     assert!(err.contains("line 4"), "{err}");
     assert!(err.contains("email"), "{err}");
@@ -480,12 +484,10 @@ fn import_is_all_or_nothing() {
 #[test]
 fn import_refuses_a_repeated_user_name() {
     let (_tmp, dir) = data_dir();
-    let file = write_csv(
+    let err = import_fails(
         &dir,
         "username,email\nann,a@example.org\nbo,b@example.org\nANN,c@example.org\n",
     );
-
-    let err = fails(&dir, &["user", "import", &file]);
 
     assert!(err.contains("line 4"), "{err}");
     assert_eq!(ok(&dir, &["user", "list", "--json"]), "");
@@ -496,12 +498,10 @@ fn import_refuses_a_repeated_user_name() {
 fn import_refuses_an_existing_user() {
     let (_tmp, dir) = data_dir();
     add(&dir, "ann", &[]);
-    let file = write_csv(
+    let err = import_fails(
         &dir,
         "username,email\nbo,b@example.org\ncy,c@example.org\nAnn,a2@example.org\n",
     );
-
-    let err = fails(&dir, &["user", "import", &file]);
 
     assert!(err.contains("line 4"), "{err}");
     fails(&dir, &["user", "show", "bo"]);
@@ -513,18 +513,16 @@ fn import_refuses_an_existing_user() {
 #[test]
 fn import_names_the_file_line_with_crlf_and_blank_lines() {
     let (_tmp, dir) = data_dir();
-    let crlf = write_csv(
+    let err = import_fails(
         &dir,
         "username,email\r\nann,a@example.org\r\nbo,b@example.org\r\ncy,not-an-email\r\n",
     );
-    let err = fails(&dir, &["user", "import", &crlf]);
     assert!(err.contains("line 4"), "CRLF: {err}");
 
-    let blank = write_csv(
+    let err = import_fails(
         &dir,
         "username,email\nann,a@example.org\n\n\nbo,not-an-email\n",
     );
-    let err = fails(&dir, &["user", "import", &blank]);
     assert!(err.contains("line 5"), "blank lines: {err}");
 }
 
@@ -532,9 +530,7 @@ fn import_names_the_file_line_with_crlf_and_blank_lines() {
 #[test]
 fn import_refuses_an_unknown_column() {
     let (_tmp, dir) = data_dir();
-    let file = write_csv(&dir, "username,email,shoe_size\nann,a@example.org,9\n");
-
-    let err = fails(&dir, &["user", "import", &file]);
+    let err = import_fails(&dir, "username,email,shoe_size\nann,a@example.org,9\n");
 
     assert!(err.contains("shoe_size"), "{err}");
     fails(&dir, &["user", "show", "ann"]);

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use latchkey::control::protocol::{Request, Response};
 use latchkey::mail::worker::Outcome;
 use serde_json::Value;
 
@@ -38,24 +37,6 @@ fn printed_link(out: &str, prefix: &str) -> String {
         .find(|l| l.starts_with(&format!("http://127.0.0.1:8080{prefix}")))
         .unwrap_or_else(|| panic!("no {prefix} link printed in {out:?}"))
         .to_owned()
-}
-
-/// The path part of a link, to request it from this app.
-fn path_of(link: &str, prefix: &str) -> String {
-    link[link.find(prefix).expect(prefix)..].to_owned()
-}
-
-/// A port nothing listens on (bound, read, released).
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-async fn queued(app: &TestApp) -> Vec<latchkey::control::protocol::QueuedMail> {
-    match app.admin(Request::MailQueue).await.unwrap() {
-        Response::Queue { messages } => messages,
-        other => panic!("unexpected {other:?}"),
-    }
 }
 
 /// `mail queue --json`: one object per line.
@@ -157,7 +138,7 @@ async fn import_without_send_invites_mails_nothing() {
 
     cli_ok(app.data_dir(), &["user", "import", file.to_str().unwrap()]).await;
 
-    assert!(queued(&app).await.is_empty(), "nothing queued");
+    assert!(app.mail_queue().await.is_empty(), "nothing queued");
     let mail = app.mail_in(&sink).await;
     assert!(mail.is_empty(), "nothing mailed: {mail:?}");
 }
@@ -174,7 +155,7 @@ async fn reset_link_prints_and_with_send_also_mails() {
         "/reset/",
     );
     assert!(
-        queued(&app).await.is_empty(),
+        app.mail_queue().await.is_empty(),
         "without --send nothing is queued"
     );
     let sent_out = cli_ok(app.data_dir(), &["reset-link", "alice", "--send"]).await;
@@ -206,17 +187,10 @@ async fn reset_link_prints_and_with_send_also_mails() {
 /// attempts and error, the listing never holds its link, and it goes out once SMTP is back.
 #[tokio::test(flavor = "multi_thread")]
 async fn mail_queue_lists_waiting_mail_without_its_link() {
-    let port = closed_port();
+    let port = free_port();
     let app = spawn_with(|config| point_at_sink(config, port)).await;
     app.add_user("alice", PASSWORD).await;
-    let res = submit(
-        &app.client(),
-        &app,
-        "/forgot",
-        "/forgot",
-        &[("username", "alice")],
-    )
-    .await;
+    let res = request_reset(&app.client(), &app, "alice").await;
     assert_eq!(res.status(), 200);
     app.deliver_mail().await; // one attempt, refused
 
@@ -281,7 +255,7 @@ async fn mail_test_sends_through_the_configured_smtp() {
 #[tokio::test(flavor = "multi_thread")]
 async fn mail_test_to_a_closed_port_explains_the_refusal() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = smtp_config(tmp.path(), closed_port());
+    let config = smtp_config(tmp.path(), free_port());
     let args = [
         "--config",
         config.to_str().unwrap(),

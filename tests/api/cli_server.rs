@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output};
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
@@ -51,18 +51,7 @@ fn ephemeral_config(dir: &Path) -> std::path::PathBuf {
 
 /// Starts `latchkey --data DATA --config CFG serve` with piped output.
 fn spawn_serve(data: &Path, config: &Path) -> ChildGuard {
-    let child = Command::new(binary())
-        .arg("--data")
-        .arg(data)
-        .arg("--config")
-        .arg(config)
-        .arg("serve")
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "info")
-        .current_dir(config.parent().unwrap())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    let child = serve_command(data, config, "info")
         .spawn()
         .expect("binary runs");
     ChildGuard(child)
@@ -257,12 +246,5 @@ async fn post_to_page(
     let page = client.get(format!("{base}{path}")).send().await.unwrap();
     assert_eq!(page.status(), 200, "GET {path}");
     let token = csrf_token(&page.text().await.unwrap());
-    let mut form = fields.to_vec();
-    form.push(("csrf_token", &token));
-    client
-        .post(format!("{base}{path}"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
+    post_with_token(client, &format!("{base}{path}"), fields, &token).await
 }

@@ -3,7 +3,7 @@
 //! spent reset links.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -30,18 +30,8 @@ impl Drop for Server {
 impl Server {
     /// Starts the binary on `data` and waits until `/healthz` answers.
     async fn start(data: &Path, config: &Path) -> Server {
-        let mut child = Command::new(binary())
-            .arg("--config")
-            .arg(config)
-            .arg("--data")
-            .arg(data)
-            .arg("serve")
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .current_dir(config.parent().unwrap())
-            .stdin(Stdio::null())
+        let mut child = serve_command(data, config, "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
             .spawn()
             .expect("binary runs");
         let stderr = child.stderr.take().unwrap();
@@ -94,9 +84,18 @@ async fn try_post_form(
         .await
 }
 
-async fn sign_in(client: &reqwest::Client, base: &str, user: &str, password: &str) -> u16 {
+async fn try_sign_in(
+    client: &reqwest::Client,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> reqwest::Result<reqwest::Response> {
     let fields = [("username", user), ("password", password)];
-    try_post_form(client, base, "/login", "/login", &fields)
+    try_post_form(client, base, "/login", "/login", &fields).await
+}
+
+async fn sign_in(client: &reqwest::Client, base: &str, user: &str, password: &str) -> u16 {
+    try_sign_in(client, base, user, password)
         .await
         .expect("sign-in answered")
         .status()
@@ -285,15 +284,7 @@ async fn acknowledged_changes_survive_kill_9() {
     assert_eq!(sign_in(&browser(), &base, "alice", chosen).await, 303);
     assert_eq!(sign_in(&browser(), &base, "alice", &current).await, 401);
     let bob = browser();
-    let res = try_post_form(
-        &bob,
-        &base,
-        "/login",
-        "/login",
-        &[("username", "bob"), ("password", BOB_PASSWORD)],
-    )
-    .await
-    .unwrap();
+    let res = try_sign_in(&bob, &base, "bob", BOB_PASSWORD).await.unwrap();
     assert_eq!(res.status(), 403);
     assert!(res.text().await.unwrap().contains("locked"));
     server.kill_hard();

@@ -20,10 +20,6 @@ async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, Stri
     (status, res.text().await.unwrap())
 }
 
-fn path_of(link: &str, route: &str) -> String {
-    link[link.find(route).expect("a link to the route")..].to_owned()
-}
-
 /// The value of the input named `name` in `html`, as a browser reads it.
 fn input_value(html: &str, name: &str) -> Option<String> {
     let at = html.find(&format!("name=\"{name}\""))?;
@@ -47,14 +43,6 @@ fn input_tag<'a>(html: &'a str, name: &str) -> &'a str {
     let at = html.find(&format!("name=\"{name}\"")).expect("the input");
     let start = html[..at].rfind('<').unwrap();
     &html[start..at + html[at..].find('>').unwrap()]
-}
-
-fn set_cookies(res: &reqwest::Response) -> Vec<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -514,7 +502,7 @@ async fn point9_forgot_password_says_what_a_locked_account_gets() {
     let mut answers = Vec::new();
     for name in ["alice", "nobody-here", "carol"] {
         let client = app.client();
-        let res = submit(&client, &app, "/forgot", "/forgot", &[("username", name)]).await;
+        let res = request_reset(&client, &app, name).await;
         assert_eq!(res.status(), 200);
         let html = res.text().await.unwrap();
         assert!(html.contains(

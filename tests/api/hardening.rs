@@ -52,15 +52,7 @@ fn assert_html_page(res: &reqwest::Response, what: &str) {
 /// A client that has fetched /login (so it holds the anonymous cookie) and its token.
 async fn browser(app: &TestApp) -> (reqwest::Client, String) {
     let client = app.client();
-    let html = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_token(&html);
+    let token = page_token(&client, app, "/login").await;
     (client, token)
 }
 

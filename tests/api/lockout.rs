@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use latchkey::config::Dur;
-use latchkey::control::protocol::{Request, Response, UserView};
+use latchkey::control::protocol::Request;
 
 use crate::helpers::*;
 
@@ -29,25 +29,10 @@ async fn fail_normalised(app: &TestApp, username: &str, n: usize) -> (u16, Strin
     let client = app.client();
     let mut last = (0, String::new());
     for i in 0..n {
-        let html = client
-            .get(app.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let token = csrf_token(&html);
-        let res = client
-            .post(app.url("/login"))
-            .form(&[
-                ("username", username),
-                ("password", &format!("Wrong-Guess-{i}")),
-                ("csrf_token", &token),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let token = page_token(&client, app, "/login").await;
+        let password = format!("Wrong-Guess-{i}");
+        let fields = [("username", username), ("password", &password)];
+        let res = post_with_token(&client, &app.url("/login"), &fields, &token).await;
         let status = res.status().as_u16();
         let body = res
             .text()
@@ -58,19 +43,6 @@ async fn fail_normalised(app: &TestApp, username: &str, n: usize) -> (u16, Strin
         last = (status, body);
     }
     last
-}
-
-async fn show(app: &TestApp, username: &str) -> UserView {
-    match app
-        .admin(Request::UserShow {
-            username: username.into(),
-        })
-        .await
-        .unwrap()
-    {
-        Response::User { user } => user,
-        other => panic!("unexpected {other:?}"),
-    }
 }
 
 /// L6: three wrong passwords lock; then even the right password is refused.
@@ -118,15 +90,7 @@ async fn l7_thirty_concurrent_wrong_guesses_lock_exactly_once() {
     let mut guesses = Vec::new();
     for i in 0..30 {
         let client = app.client();
-        let html = client
-            .get(app.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let token = csrf_token(&html);
+        let token = page_token(&client, &app, "/login").await;
         let url = app.url("/login");
         guesses.push(tokio::spawn(async move {
             let password = format!("Wrong-Guess-{i}");
@@ -151,12 +115,7 @@ async fn l7_thirty_concurrent_wrong_guesses_lock_exactly_once() {
         "only max_failures - 1 guesses say 'failed': {statuses:?}"
     );
     assert_eq!(locked, 28, "every other guess says 'locked': {statuses:?}");
-    let events = app.audit_events(Some("alice")).await;
-    let locks = events
-        .iter()
-        .filter(|e| e.event == "account_locked")
-        .count();
-    assert_eq!(locks, 1);
+    assert_eq!(app.count_events("account_locked", Some("alice")).await, 1);
     let right = login(&app.client(), &app, "alice", PASSWORD).await;
     assert_eq!(right.status(), 403);
 }
@@ -234,13 +193,13 @@ async fn user_show_reports_locked_and_failed_attempts() {
     let app = spawn_app().await;
     app.add_user("alice", PASSWORD).await;
     fail(&app, "alice", 1).await;
-    let before = show(&app, "alice").await;
+    let before = app.show_user("alice").await;
 
     fail(&app, "alice", 2).await;
 
     assert!(!before.locked);
     assert_eq!(before.failed_attempts, 1);
-    let after = show(&app, "alice").await;
+    let after = app.show_user("alice").await;
     assert!(after.locked);
     assert_eq!(after.failed_attempts, 3);
     app.admin(Request::Unlock {
@@ -248,7 +207,7 @@ async fn user_show_reports_locked_and_failed_attempts() {
     })
     .await
     .unwrap();
-    let unlocked = show(&app, "alice").await;
+    let unlocked = app.show_user("alice").await;
     assert!(!unlocked.locked);
     assert_eq!(unlocked.failed_attempts, 0);
 }
@@ -265,7 +224,7 @@ async fn l8_failures_under_any_spelling_count_toward_one_lock() {
 
     assert_eq!(status, 403, "the third failure locks alice");
     assert!(body.contains("locked"));
-    assert!(show(&app, "alice").await.locked);
+    assert!(app.show_user("alice").await.locked);
     let right = login(&app.client(), &app, "alice", PASSWORD).await;
     assert_eq!(right.status(), 403);
 }

@@ -7,16 +7,6 @@ use reqwest::header::HeaderMap;
 
 use crate::helpers::*;
 
-/// The session id the server set in `res`, if any.
-fn session_cookie(res: &reqwest::Response) -> Option<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("latchkey_session="))
-        .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
-}
-
 /// Header names and values, apart from the ones that differ per request by nature.
 fn comparable_headers(headers: &HeaderMap) -> BTreeSet<(String, String)> {
     headers
@@ -35,18 +25,9 @@ fn comparable_headers(headers: &HeaderMap) -> BTreeSet<(String, String)> {
 /// with the page's CSRF token and the echoed user name replaced by placeholders.
 async fn failed_answer(app: &TestApp, username: &str) -> (u16, BTreeSet<(String, String)>, String) {
     let client = app.client();
-    let page = client.get(app.url("/login")).send().await.unwrap();
-    let token = csrf_token(&page.text().await.unwrap());
-    let res = client
-        .post(app.url("/login"))
-        .form(&[
-            ("username", username),
-            ("password", "Wrong-Guess-77"),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let token = page_token(&client, app, "/login").await;
+    let fields = [("username", username), ("password", "Wrong-Guess-77")];
+    let res = post_with_token(&client, &app.url("/login"), &fields, &token).await;
     let status = res.status().as_u16();
     let headers = comparable_headers(res.headers());
     let body = res
@@ -167,8 +148,10 @@ async fn s3_every_sign_in_issues_a_new_session_id() {
     let first = login(&app.client(), &app, "alice", PASSWORD).await;
     let second = login(&app.client(), &app, "alice", PASSWORD).await;
 
-    let first = session_cookie(&first).expect("first sign-in sets a session cookie");
-    let second = session_cookie(&second).expect("second sign-in sets a session cookie");
+    let first =
+        set_cookie(&first, "latchkey_session").expect("first sign-in sets a session cookie");
+    let second =
+        set_cookie(&second, "latchkey_session").expect("second sign-in sets a session cookie");
     assert_ne!(first, second);
 }
 
@@ -192,7 +175,7 @@ async fn s3_a_planted_session_id_is_not_promoted() {
     let res = login(&victim, &app, "alice", PASSWORD).await;
 
     assert_eq!(res.status(), 303);
-    let issued = session_cookie(&res).expect("sign-in sets a session cookie");
+    let issued = set_cookie(&res, "latchkey_session").expect("sign-in sets a session cookie");
     assert_ne!(issued, planted);
     let attacker = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -9,14 +9,7 @@ async fn forgot_password_mails_a_reset_link() {
     app.add_user("alice", PASSWORD).await;
     let client = app.client();
 
-    let res = submit(
-        &client,
-        &app,
-        "/forgot",
-        "/forgot",
-        &[("username", "alice")],
-    )
-    .await;
+    let res = request_reset(&client, &app, "alice").await;
 
     assert_eq!(res.status(), 200);
     let mail = app.mail_in(&sink).await;

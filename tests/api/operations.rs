@@ -546,14 +546,6 @@ fn https_client(cert: &Path, cookies: bool) -> reqwest::Client {
         .unwrap()
 }
 
-fn set_cookies(res: &reqwest::Response) -> Vec<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
-}
-
 /// CONTRACT 2 `tls_cert`/`tls_key`, 3 `tls self-signed`; SECURITY S1: HTTPS with
 /// a generated certificate, HSTS, `__Host-` cookies marked Secure, no plain HTTP.
 #[tokio::test(flavor = "multi_thread")]

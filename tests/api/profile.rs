@@ -5,63 +5,12 @@
 use std::time::Duration;
 
 use latchkey::config::Dur;
-use latchkey::control::protocol::{Request, Response, UserView};
+use latchkey::control::protocol::{Request, Response};
 
 use crate::helpers::*;
 use crate::smtp::Received;
 
 const NEW_PASSWORD: &str = "Lantern-Red-77q";
-
-/// Signs `user` in on a fresh client; returns it and its session id.
-async fn signed_in(app: &TestApp, user: &str, password: &str) -> (reqwest::Client, String) {
-    let client = app.client();
-    let res = login(&client, app, user, password).await;
-    assert_eq!(res.status(), 303, "{user} signs in");
-    assert_eq!(location(&res), "/");
-    let id = session_id(&res).expect("sign-in sets a session cookie");
-    (client, id)
-}
-
-/// The `latchkey_session` value a response sets, if any.
-fn session_id(res: &reqwest::Response) -> Option<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("latchkey_session="))
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-}
-
-async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> reqwest::Response {
-    client.get(app.url(path)).send().await.unwrap()
-}
-
-async fn show(app: &TestApp, username: &str) -> UserView {
-    match app
-        .admin(Request::UserShow {
-            username: username.into(),
-        })
-        .await
-        .unwrap()
-    {
-        Response::User { user } => user,
-        other => panic!("unexpected {other:?}"),
-    }
-}
-
-async fn change_password(
-    client: &reqwest::Client,
-    app: &TestApp,
-    current: &str,
-    new: &str,
-) -> reqwest::Response {
-    let fields = [
-        ("current_password", current),
-        ("password", new),
-        ("confirm", new),
-    ];
-    submit(client, app, "/profile", "/profile/password", &fields).await
-}
 
 async fn save_contact(
     client: &reqwest::Client,
@@ -107,11 +56,6 @@ fn subject(m: &Received) -> String {
     m.header("Subject").unwrap_or_default()
 }
 
-/// The path part of a link in a message (its host is base_url, not this app).
-fn path_of(link: &str, prefix: &str) -> String {
-    link[link.find(prefix).expect(prefix)..].to_owned()
-}
-
 /// CONTRACT 4 `/profile` and `GET /`: the page and the gear's pop-up hold the same two forms.
 #[tokio::test(flavor = "multi_thread")]
 async fn profile_page_and_home_dialog_hold_both_forms() {
@@ -146,7 +90,7 @@ async fn wrong_current_passwords_count_toward_lockout() {
         assert_eq!(res.status(), 422, "attempt {i}");
     }
 
-    assert!(show(&app, "alice").await.locked);
+    assert!(app.show_user("alice").await.locked);
     let home = get(&client, &app, "/").await;
     assert_eq!(home.status(), 303, "the lock ends the session");
     assert_eq!(location(&home), "/login");
@@ -165,7 +109,7 @@ async fn two_wrong_current_passwords_and_a_failed_sign_in_lock() {
         let res = change_password(&client, &app, &format!("Wrong-Guess-{i}"), NEW_PASSWORD).await;
         assert_eq!(res.status(), 422);
     }
-    assert_eq!(show(&app, "alice").await.failed_attempts, 2);
+    assert_eq!(app.show_user("alice").await.failed_attempts, 2);
 
     let failed = login(&app.client(), &app, "alice", "Wrong-Guess-2").await;
 
@@ -194,7 +138,7 @@ async fn a_policy_breaking_new_password_is_422_naming_the_rule() {
             .unwrap()
             .contains("Use at least 8 characters.")
     );
-    assert_eq!(show(&app, "alice").await.failed_attempts, 0);
+    assert_eq!(app.show_user("alice").await.failed_attempts, 0);
     let still = login(&app.client(), &app, "alice", PASSWORD).await;
     assert_eq!(still.status(), 303, "the old password still works");
 }
@@ -212,7 +156,7 @@ async fn changing_the_password_revokes_other_sessions_and_renews_this_one() {
 
     assert_eq!(res.status(), 303);
     assert!(location(&res).starts_with("/profile"), "{}", location(&res));
-    let new_id = session_id(&res).expect("a new session cookie");
+    let new_id = set_cookie(&res, "latchkey_session").expect("a new session cookie");
     assert_ne!(new_id, old_id, "S3: a new session id");
     assert_eq!(
         get(&client, &app, "/").await.status(),
@@ -269,7 +213,7 @@ async fn the_phone_changes_at_once_and_bad_values_are_refused() {
     let page = get(&client, &app, "/profile").await.text().await.unwrap();
     assert!(page.contains("+1 555 010 0199"));
     assert_eq!(
-        show(&app, "alice").await.phone.as_deref(),
+        app.show_user("alice").await.phone.as_deref(),
         Some("+1 555 010 0199")
     );
     let bad_phone = save_contact(&client, &app, &[email, ("phone", "abc")]).await;
@@ -285,7 +229,7 @@ async fn the_phone_changes_at_once_and_bad_values_are_refused() {
     )
     .await;
     assert_eq!(bad_email.status(), 422);
-    let after = show(&app, "alice").await;
+    let after = app.show_user("alice").await;
     assert_eq!(after.phone.as_deref(), Some("+1 555 010 0199"));
     assert_eq!(after.email.as_deref(), Some("alice@example.org"));
 }
@@ -327,12 +271,12 @@ async fn p5_a_new_email_is_confirmed_from_the_new_address() {
     let no_password = [("email", "alice@new.example"), ("phone", "")];
     let refused = save_contact(&client, &app, &no_password).await;
     assert_eq!(refused.status(), 422);
-    assert_eq!(show(&app, "alice").await.failed_attempts, 1);
+    assert_eq!(app.show_user("alice").await.failed_attempts, 1);
 
     let path = request_email_change(&app, &sink, &client, "alice@new.example").await;
 
     assert_eq!(
-        show(&app, "alice").await.email.as_deref(),
+        app.show_user("alice").await.email.as_deref(),
         Some("alice@example.org"),
         "not before confirmation"
     );
@@ -341,14 +285,14 @@ async fn p5_a_new_email_is_confirmed_from_the_new_address() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Confirm"));
     assert_eq!(
-        show(&app, "alice").await.email.as_deref(),
+        app.show_user("alice").await.email.as_deref(),
         Some("alice@example.org"),
         "GET never mutates"
     );
     let confirmed = submit(&confirmer, &app, &path, &path, &[]).await;
     assert_eq!(confirmed.status(), 303);
     assert_eq!(
-        show(&app, "alice").await.email.as_deref(),
+        app.show_user("alice").await.email.as_deref(),
         Some("alice@new.example")
     );
     let told = mail_to(&app, &sink, "alice@example.org", 1).await;

@@ -26,7 +26,7 @@ const LINK_PREFIX: &str = "http://127.0.0.1:8080/reset/";
 
 /// `POST /forgot` for `username`; the status and the page.
 async fn forgot(app: &TestApp, client: &reqwest::Client, username: &str) -> (u16, String) {
-    let res = submit(client, app, "/forgot", "/forgot", &[("username", username)]).await;
+    let res = request_reset(client, app, username).await;
     let status = res.status().as_u16();
     (status, res.text().await.unwrap())
 }
@@ -112,13 +112,6 @@ async fn lock(app: &TestApp, username: &str) {
     assert_eq!(res.status(), 403, "{username} is locked");
 }
 
-async fn mail_queue(app: &TestApp) -> Vec<QueuedMail> {
-    match app.admin(Request::MailQueue).await.unwrap() {
-        Response::Queue { messages } => messages,
-        other => panic!("unexpected {other:?}"),
-    }
-}
-
 /// Longer than the worker's longest wait between two attempts at a message.
 const PAST_ANY_BACKOFF: Duration = Duration::from_secs(5 * 60 + 1);
 
@@ -126,7 +119,7 @@ const PAST_ANY_BACKOFF: Duration = Duration::from_secs(5 * 60 + 1);
 /// message the sink will ever get from what was queued so far has arrived.
 async fn delivered(app: &TestApp, sink: &SmtpSink) -> Vec<Received> {
     app.deliver_mail().await;
-    assert!(mail_queue(app).await.is_empty(), "outbox not emptied");
+    assert!(app.mail_queue().await.is_empty(), "outbox not emptied");
     sink.messages()
 }
 
@@ -134,37 +127,11 @@ async fn delivered(app: &TestApp, sink: &SmtpSink) -> Vec<Received> {
 /// once it has failed at least once.
 async fn failed_once(app: &TestApp) -> QueuedMail {
     app.deliver_mail().await;
-    let queue = mail_queue(app).await;
+    let queue = app.mail_queue().await;
     match queue.as_slice() {
         [m] if m.attempts >= 1 => m.clone(),
         _ => panic!("no failed attempt recorded: {queue:?}"),
     }
-}
-
-async fn count_events(app: &TestApp, event: &str, user: Option<&str>) -> usize {
-    app.audit_events(user)
-        .await
-        .iter()
-        .filter(|e| e.event == event)
-        .count()
-}
-
-/// A port nothing listens on (yet).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn redb_bytes(data_dir: &Path) -> Vec<u8> {
@@ -432,10 +399,7 @@ async fn twenty_parallel_posts_spend_a_link_once_r3() {
         statuses.iter().all(|&s| s == 303 || s == 410),
         "{statuses:?}"
     );
-    assert_eq!(
-        count_events(&app, "reset_completed", Some("alice")).await,
-        1
-    );
+    assert_eq!(app.count_events("reset_completed", Some("alice")).await, 1);
     assert!(signs_in(&app, "alice", NEW_PASSWORD).await);
 }
 
@@ -551,14 +515,7 @@ async fn links_ignore_a_forged_host_r6() {
     let (app, sink) = spawn_with_smtp(|_| {}).await;
     app.add_user("alice", PASSWORD).await;
     let client = app.client();
-    let page = client
-        .get(app.url("/forgot"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(&client, &app.url("/forgot")).await;
 
     let res = client
         .post(app.url("/forgot"))
@@ -591,7 +548,7 @@ async fn reset_mails_per_account_are_capped_r9() {
     assert_eq!(normalised(&p1, "alice"), normalised(&p2, "alice"));
     let mail = delivered(&app, &sink).await;
     assert_eq!(mail.len(), 1, "one mail per hour");
-    assert_eq!(count_events(&app, "rate_limited", Some("alice")).await, 1);
+    assert_eq!(app.count_events("rate_limited", Some("alice")).await, 1);
 }
 
 /// R9: past `rate_limit.per_ip_per_minute`, `/forgot` still answers its page but
@@ -614,7 +571,7 @@ async fn per_address_limit_silences_forgot_and_refuses_reset_r9() {
     assert_eq!(sink.to("rate_a@example.org").len(), 1);
     assert_eq!(sink.to("rate_b@example.org").len(), 1);
     assert!(sink.to("rate_c@example.org").is_empty(), "nothing sent");
-    assert!(count_events(&app, "rate_limited", Some("rate_c")).await >= 1);
+    assert!(app.count_events("rate_limited", Some("rate_c")).await >= 1);
 
     let token = sink.to("rate_a@example.org")[0].token("/reset/").unwrap();
     let res = post_reset(&app, &client, &token, NEW_PASSWORD, NEW_PASSWORD).await;
@@ -662,7 +619,7 @@ async fn mail_waits_for_smtp_to_come_back_d2() {
     let mail = delivered(&app, &sink).await;
     assert_eq!(mail.len(), 1, "delivered once the server is back");
     assert!(mail[0].link("/reset/").is_some());
-    assert!(mail_queue(&app).await.is_empty());
+    assert!(app.mail_queue().await.is_empty());
 }
 
 /// D2: a queued message survives a restart and its link works on the new server.
@@ -743,7 +700,7 @@ async fn tokens_are_never_stored_in_clear_r2() {
     drop(sink);
     let (status, _) = forgot(&app, &app.client(), "alice").await;
     assert_eq!(status, 200);
-    let queued = mail_queue(&app).await;
+    let queued = app.mail_queue().await;
     assert_eq!(queued.len(), 1, "a link waits in the outbox");
 
     app.stop().await;

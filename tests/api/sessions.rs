@@ -20,18 +20,51 @@ fn session_set_cookie(res: &reqwest::Response) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn cookie_value(set_cookie: &str) -> String {
-    let pair = set_cookie.split(';').next().unwrap();
-    pair.split_once('=').unwrap().1.to_owned()
+/// The session id a response sets.
+fn session_id(res: &reqwest::Response) -> String {
+    set_cookie(res, "latchkey_session").expect("a session cookie")
 }
 
 /// Signs alice in on a new client; returns the client and the session id.
-async fn signed_in(app: &TestApp) -> (reqwest::Client, String) {
+async fn alice_signed_in(app: &TestApp) -> (reqwest::Client, String) {
+    signed_in(app, "alice", PASSWORD).await
+}
+
+/// Alice must change her password (`user force-change`) and signs in on a new
+/// client; returns the app, the client and the answer to the sign-in.
+async fn forced_change_signed_in() -> (TestApp, reqwest::Client, reqwest::Response) {
+    let app = spawn_app().await;
+    app.add_user("alice", PASSWORD).await;
+    app.admin(Request::UserForceChange {
+        username: Some("alice".into()),
+    })
+    .await
+    .unwrap();
     let client = app.client();
-    let res = login(&client, app, "alice", PASSWORD).await;
-    assert_eq!(res.status(), 303, "alice signs in");
-    let id = cookie_value(&session_set_cookie(&res).expect("a session cookie"));
-    (client, id)
+    let res = login(&client, &app, "alice", PASSWORD).await;
+    (app, client, res)
+}
+
+async fn set_license(app: &TestApp, expires: String) {
+    app.admin(Request::LicenseSet {
+        username: "alice".into(),
+        expires,
+    })
+    .await
+    .unwrap();
+}
+
+/// Signs alice in, sends `request` to the admin socket, and checks that her
+/// live session ends at the very next request.
+async fn assert_admin_request_ends_the_session(request: Request) {
+    let app = spawn_app().await;
+    app.add_user("alice", PASSWORD).await;
+    let (client, _) = alice_signed_in(&app).await;
+    assert_eq!(get(&client, &app, "/").await.status(), 200);
+
+    app.admin(request).await.unwrap();
+
+    assert_sent_to_login(&get(&client, &app, "/").await);
 }
 
 /// GETs `path` from a browser that has only the given session cookie.
@@ -47,21 +80,12 @@ async fn replay(app: &TestApp, path: &str, session_id: &str) -> reqwest::Respons
         .unwrap()
 }
 
-async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> reqwest::Response {
-    client.get(app.url(path)).send().await.unwrap()
-}
-
-fn assert_sent_to_login(res: &reqwest::Response) {
-    assert_eq!(res.status(), 303);
-    assert_eq!(location(res), "/login");
-}
-
 /// S4: logout revokes the session server-side; replaying its id opens nothing.
 #[tokio::test]
 async fn s4_logout_revokes_the_session_server_side() {
     let app = spawn_app().await;
     app.add_user("alice", PASSWORD).await;
-    let (client, id) = signed_in(&app).await;
+    let (client, id) = alice_signed_in(&app).await;
     assert_eq!(
         replay(&app, "/", &id).await.status(),
         200,
@@ -80,35 +104,19 @@ async fn s4_logout_revokes_the_session_server_side() {
 /// S4: `user disable` ends a live session on the very next request.
 #[tokio::test]
 async fn s4_user_disable_revokes_an_existing_session() {
-    let app = spawn_app().await;
-    app.add_user("alice", PASSWORD).await;
-    let (client, _) = signed_in(&app).await;
-    assert_eq!(get(&client, &app, "/").await.status(), 200);
-
-    app.admin(Request::UserDisable {
+    assert_admin_request_ends_the_session(Request::UserDisable {
         username: "alice".into(),
     })
-    .await
-    .unwrap();
-
-    assert_sent_to_login(&get(&client, &app, "/").await);
+    .await;
 }
 
 /// S4: `user delete` ends a live session on the very next request.
 #[tokio::test]
 async fn s4_user_delete_revokes_an_existing_session() {
-    let app = spawn_app().await;
-    app.add_user("alice", PASSWORD).await;
-    let (client, _) = signed_in(&app).await;
-    assert_eq!(get(&client, &app, "/").await.status(), 200);
-
-    app.admin(Request::UserDelete {
+    assert_admin_request_ends_the_session(Request::UserDelete {
         username: "alice".into(),
     })
-    .await
-    .unwrap();
-
-    assert_sent_to_login(&get(&client, &app, "/").await);
+    .await;
 }
 
 /// S4 and CONTRACT 4: an expired license ends the session, and the right
@@ -117,14 +125,9 @@ async fn s4_user_delete_revokes_an_existing_session() {
 async fn s4_expired_license_ends_the_session_and_blocks_sign_in() {
     let app = spawn_with(|config| config.helpdesk.email = HELPDESK.into()).await;
     app.add_user("alice", PASSWORD).await;
-    let (client, _) = signed_in(&app).await;
+    let (client, _) = alice_signed_in(&app).await;
 
-    app.admin(Request::LicenseSet {
-        username: "alice".into(),
-        expires: "2020-01-01".into(),
-    })
-    .await
-    .unwrap();
+    set_license(&app, "2020-01-01".into()).await;
 
     assert_sent_to_login(&get(&client, &app, "/").await);
     let res = login(&app.client(), &app, "alice", PASSWORD).await;
@@ -140,12 +143,7 @@ async fn s4_expired_license_ends_the_session_and_blocks_sign_in() {
 async fn license_renew_restores_sign_in() {
     let app = spawn_app().await;
     app.add_user("alice", PASSWORD).await;
-    app.admin(Request::LicenseSet {
-        username: "alice".into(),
-        expires: "2020-01-01".into(),
-    })
-    .await
-    .unwrap();
+    set_license(&app, "2020-01-01".into()).await;
     let refused = login(&app.client(), &app, "alice", PASSWORD).await;
     assert_eq!(refused.status(), 403);
 
@@ -191,7 +189,7 @@ async fn l1_disabled_state_is_revealed_only_after_the_right_password() {
 async fn s5_idle_timeout_is_enforced_server_side() {
     let app = spawn_with(|config| config.session.idle_timeout = Dur::secs(1)).await;
     app.add_user("alice", PASSWORD).await;
-    let (_client, id) = signed_in(&app).await;
+    let (_client, id) = alice_signed_in(&app).await;
 
     for _ in 0..2 {
         app.advance(Duration::from_millis(600));
@@ -211,7 +209,7 @@ async fn s5_idle_timeout_is_enforced_server_side() {
 async fn s5_absolute_timeout_is_enforced_server_side() {
     let app = spawn_with(|config| config.session.absolute_timeout = Dur::secs(2)).await;
     app.add_user("alice", PASSWORD).await;
-    let (_client, id) = signed_in(&app).await;
+    let (_client, id) = alice_signed_in(&app).await;
 
     for _ in 0..3 {
         app.advance(Duration::from_millis(500));
@@ -250,7 +248,7 @@ async fn s1_session_cookie_attributes() {
 async fn s2_session_id_is_long_random_and_not_stored_in_clear() {
     let mut app = spawn_app().await;
     app.add_user("alice", PASSWORD).await;
-    let (_client, id) = signed_in(&app).await;
+    let (_client, id) = alice_signed_in(&app).await;
 
     app.stop().await;
 
@@ -269,16 +267,7 @@ async fn s2_session_id_is_long_random_and_not_stored_in_clear() {
 /// every page but /help redirects there, and a new password restores full access.
 #[tokio::test]
 async fn s6_force_change_restricts_the_session_until_a_new_password() {
-    let app = spawn_app().await;
-    app.add_user("alice", PASSWORD).await;
-    app.admin(Request::UserForceChange {
-        username: Some("alice".into()),
-    })
-    .await
-    .unwrap();
-    let client = app.client();
-
-    let res = login(&client, &app, "alice", PASSWORD).await;
+    let (app, client, res) = forced_change_signed_in().await;
 
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/password/expired");
@@ -291,14 +280,7 @@ async fn s6_force_change_restricts_the_session_until_a_new_password() {
     let form = get(&client, &app, "/password/expired").await;
     assert_eq!(form.status(), 200);
     let new_password = "Copper-Lamp-58z";
-    let changed = submit(
-        &client,
-        &app,
-        "/password/expired",
-        "/password/expired",
-        &[("password", new_password), ("confirm", new_password)],
-    )
-    .await;
+    let changed = change_expired_password(&client, &app, new_password).await;
     assert_eq!(changed.status(), 303);
     assert_eq!(location(&changed), "/");
     assert_eq!(get(&client, &app, "/").await.status(), 200);
@@ -310,24 +292,9 @@ async fn s6_force_change_restricts_the_session_until_a_new_password() {
 /// CONTRACT 1 (no immediate reuse): the forced change refuses the current password.
 #[tokio::test]
 async fn force_change_refuses_the_same_password_again() {
-    let app = spawn_app().await;
-    app.add_user("alice", PASSWORD).await;
-    app.admin(Request::UserForceChange {
-        username: Some("alice".into()),
-    })
-    .await
-    .unwrap();
-    let client = app.client();
-    login(&client, &app, "alice", PASSWORD).await;
+    let (app, client, _) = forced_change_signed_in().await;
 
-    let res = submit(
-        &client,
-        &app,
-        "/password/expired",
-        "/password/expired",
-        &[("password", PASSWORD), ("confirm", PASSWORD)],
-    )
-    .await;
+    let res = change_expired_password(&client, &app, PASSWORD).await;
 
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("not used recently"));
@@ -340,7 +307,7 @@ async fn force_change_refuses_the_same_password_again() {
 async fn s4_a_lock_ends_live_sessions() {
     let app = spawn_app().await;
     app.add_user("alice", PASSWORD).await;
-    let (client, _) = signed_in(&app).await;
+    let (client, _) = alice_signed_in(&app).await;
     let attacker = app.client();
 
     for i in 0..3 {
@@ -357,12 +324,7 @@ async fn a_license_ending_today_still_allows_sign_in() {
     app.add_user("alice", PASSWORD).await;
     let today = jiff::Zoned::now().date().to_string();
 
-    app.admin(Request::LicenseSet {
-        username: "alice".into(),
-        expires: today,
-    })
-    .await
-    .unwrap();
+    set_license(&app, today).await;
 
     let res = login(&app.client(), &app, "alice", PASSWORD).await;
     assert_eq!(res.status(), 303);
@@ -372,16 +334,8 @@ async fn a_license_ending_today_still_allows_sign_in() {
 /// CONTRACT 4: a restricted session may still sign out with POST /logout.
 #[tokio::test]
 async fn a_restricted_session_can_sign_out() {
-    let app = spawn_app().await;
-    app.add_user("alice", PASSWORD).await;
-    app.admin(Request::UserForceChange {
-        username: Some("alice".into()),
-    })
-    .await
-    .unwrap();
-    let client = app.client();
-    let res = login(&client, &app, "alice", PASSWORD).await;
-    let id = cookie_value(&session_set_cookie(&res).unwrap());
+    let (app, client, res) = forced_change_signed_in().await;
+    let id = session_id(&res);
 
     let out = submit(&client, &app, "/password/expired", "/logout", &[]).await;
 
@@ -393,15 +347,7 @@ async fn a_restricted_session_can_sign_out() {
 /// S6 and CONTRACT 4: a restricted session reaches no other page, /login and /forgot included.
 #[tokio::test]
 async fn s6_a_restricted_session_is_sent_to_the_change_page_from_login_and_forgot() {
-    let app = spawn_app().await;
-    app.add_user("alice", PASSWORD).await;
-    app.admin(Request::UserForceChange {
-        username: Some("alice".into()),
-    })
-    .await
-    .unwrap();
-    let client = app.client();
-    login(&client, &app, "alice", PASSWORD).await;
+    let (app, client, _) = forced_change_signed_in().await;
 
     for path in ["/login", "/forgot"] {
         let res = get(&client, &app, path).await;
@@ -414,28 +360,13 @@ async fn s6_a_restricted_session_is_sent_to_the_change_page_from_login_and_forgo
 /// S3: a password change issues a new session id and the old one stops working.
 #[tokio::test]
 async fn s3_the_forced_change_replaces_the_session_id() {
-    let app = spawn_app().await;
-    app.add_user("alice", PASSWORD).await;
-    app.admin(Request::UserForceChange {
-        username: Some("alice".into()),
-    })
-    .await
-    .unwrap();
-    let client = app.client();
-    let signed_in = login(&client, &app, "alice", PASSWORD).await;
-    let old_id = cookie_value(&session_set_cookie(&signed_in).unwrap());
+    let (app, client, signed_in) = forced_change_signed_in().await;
+    let old_id = session_id(&signed_in);
     let new_password = "Copper-Lamp-58z";
 
-    let changed = submit(
-        &client,
-        &app,
-        "/password/expired",
-        "/password/expired",
-        &[("password", new_password), ("confirm", new_password)],
-    )
-    .await;
+    let changed = change_expired_password(&client, &app, new_password).await;
 
-    let new_id = cookie_value(&session_set_cookie(&changed).expect("a new session cookie"));
+    let new_id = set_cookie(&changed, "latchkey_session").expect("a new session cookie");
     assert_ne!(new_id, old_id);
     assert_sent_to_login(&replay(&app, "/", &old_id).await);
     assert_eq!(replay(&app, "/", &new_id).await.status(), 200);

@@ -10,7 +10,8 @@ use latchkey::domain::password::NewPassword;
 use latchkey::domain::secret::Secret;
 
 use crate::helpers::{
-    PASSWORD, TestApp, csrf_token, form_token, login, spawn_with, spawn_with_smtp, submit,
+    PASSWORD, TestApp, csrf_token, login, login_at, page_token, request_reset, spawn_with,
+    spawn_with_smtp,
 };
 use crate::security::support::{QUIET, median};
 
@@ -114,10 +115,6 @@ async fn timed_post(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) 
     (status, t.elapsed().as_secs_f64() * 1000.0)
 }
 
-async fn token_for(client: &reqwest::Client, app: &TestApp, page: &str) -> String {
-    form_token(client, &app.url(page)).await
-}
-
 /// L2: over 100 interleaved samples, an unknown name and a wrong password cost
 /// the same. Without the dummy verify the unknown name would be one whole hash
 /// faster; the bound is 30 % of one hash, measured here.
@@ -132,8 +129,8 @@ async fn l2_unknown_user_costs_one_verify() {
     app.add_user("timed", PASSWORD).await;
     let hash = hash_ms().await;
     let (known, unknown) = (app.client(), app.client());
-    let known_token = token_for(&known, &app, "/login").await;
-    let unknown_token = token_for(&unknown, &app, "/login").await;
+    let known_token = page_token(&known, &app, "/login").await;
+    let unknown_token = page_token(&unknown, &app, "/login").await;
     let url = app.url("/login");
     let known_form = [
         ("username", "timed"),
@@ -200,7 +197,7 @@ async fn l3_forgot_costs_the_same_for_existing_unknown_and_locked_names() {
     let clients: Vec<_> = names.iter().map(|_| app.client()).collect();
     let mut tokens = Vec::new();
     for c in &clients {
-        tokens.push(token_for(c, &app, "/forgot").await);
+        tokens.push(page_token(c, &app, "/forgot").await);
     }
     let url = app.url("/forgot");
     let mut pages: Vec<String> = Vec::new();
@@ -259,7 +256,7 @@ async fn l3_forgot_does_not_wait_for_a_silent_smtp_server() {
     app.add_user("mia", PASSWORD).await;
     let client = app.client();
     let t = Instant::now();
-    let res = submit(&client, &app, "/forgot", "/forgot", &[("username", "mia")]).await;
+    let res = request_reset(&client, &app, "mia").await;
     assert_eq!(res.status(), 200);
     assert!(
         t.elapsed() < Duration::from_millis(1500),
@@ -281,14 +278,7 @@ async fn l3_forgot_does_not_wait_for_a_silent_smtp_server() {
 async fn l4_lock_voids_earlier_links_and_mails_only_the_notice() {
     let (app, sink) = spawn_with_smtp(|_| {}).await;
     app.add_user("lena", PASSWORD).await;
-    submit(
-        &app.client(),
-        &app,
-        "/forgot",
-        "/forgot",
-        &[("username", "lena")],
-    )
-    .await;
+    request_reset(&app.client(), &app, "lena").await;
     let first = app.mail_in(&sink).await;
     let token = first[0].token("/reset/").expect("a reset link");
 
@@ -296,18 +286,7 @@ async fn l4_lock_voids_earlier_links_and_mails_only_the_notice() {
     let guesses: Vec<_> = (0..5)
         .map(|_| {
             let (c, base) = (app.client(), app.base.clone());
-            tokio::spawn(async move {
-                crate::security::support::post_form(
-                    &c,
-                    &base,
-                    "/login",
-                    "/login",
-                    &[("username", "lena"), ("password", WRONG)],
-                )
-                .await
-                .status()
-                .as_u16()
-            })
+            tokio::spawn(async move { login_at(&c, &base, "lena", WRONG).await.status().as_u16() })
         })
         .collect();
     for g in guesses {
@@ -337,14 +316,7 @@ async fn l4_lock_voids_earlier_links_and_mails_only_the_notice() {
     .await;
     assert_eq!(post.status, 410, "the pre-lock link still spends");
 
-    submit(
-        &app.client(),
-        &app,
-        "/forgot",
-        "/forgot",
-        &[("username", "lena")],
-    )
-    .await;
+    request_reset(&app.client(), &app, "lena").await;
     let all = app.mail_in(&sink).await;
     let notice = all.last().unwrap();
     assert!(notice.raw.contains("locked"), "{}", notice.raw);
@@ -408,7 +380,7 @@ async fn l7_fifty_rounds_of_concurrent_guesses_verify_at_most_max_failures() {
     let browsers: Vec<reqwest::Client> = (0..30).map(|_| app.client()).collect();
     let mut tokens = Vec::new();
     for b in &browsers {
-        tokens.push(token_for(b, &app, "/login").await);
+        tokens.push(page_token(b, &app, "/login").await);
     }
     let url = app.url("/login");
     for round in 0..50 {
@@ -514,14 +486,7 @@ async fn l8_twins_share_a_count_and_unknown_names_leave_no_lasting_state() {
     let mut app = app.restart(|_| {}).await;
     let base = app.base.clone();
     let client = crate::security::support::browser();
-    let after = crate::security::support::post_form(
-        &client,
-        &base,
-        "/login",
-        "/login",
-        &[("username", "ghost.user"), ("password", WRONG)],
-    )
-    .await;
+    let after = login_at(&client, &base, "ghost.user", WRONG).await;
     assert_eq!(
         after.status(),
         401,

@@ -12,7 +12,8 @@ use latchkey::domain::password::NewPassword;
 use latchkey::domain::secret::Secret;
 
 use crate::helpers::{
-    PASSWORD, TestApp, form_token, location, login, spawn_with, spawn_with_smtp, submit,
+    PASSWORD, TestApp, change_expired_password, change_password, form_token, location, login,
+    spawn_with, spawn_with_smtp, submit,
 };
 use crate::security::support::{anon, contains, post_bytes, raw};
 
@@ -94,18 +95,7 @@ async fn p2_common_passwords_are_refused_on_every_form() {
     let client = app.client();
     login(&client, &app, "zoe", PASSWORD).await;
     for pw in common {
-        let res = submit(
-            &client,
-            &app,
-            "/profile",
-            "/profile/password",
-            &[
-                ("current_password", PASSWORD),
-                ("password", pw),
-                ("confirm", pw),
-            ],
-        )
-        .await;
+        let res = change_password(&client, &app, PASSWORD, pw).await;
         assert_eq!(res.status(), 422, "{pw} accepted by the profile");
     }
     app.admin(Request::UserForceChange {
@@ -116,14 +106,7 @@ async fn p2_common_passwords_are_refused_on_every_form() {
     let client = app.client();
     login(&client, &app, "zack", PASSWORD).await;
     for pw in common {
-        let res = submit(
-            &client,
-            &app,
-            "/password/expired",
-            "/password/expired",
-            &[("password", pw), ("confirm", pw)],
-        )
-        .await;
+        let res = change_expired_password(&client, &app, pw).await;
         assert_eq!(res.status(), 422, "{pw} accepted by the forced change");
     }
 }
@@ -447,15 +430,7 @@ async fn p5_email_change_needs_the_password_and_the_new_address() {
     );
     let path = format!("/confirm-email/{link}");
     for _ in 0..3 {
-        assert_eq!(
-            app.client()
-                .get(app.url(&path))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(app.status_of(&path).await, 200);
     }
     assert_eq!(
         email_of(&app, "hugo").await.as_deref(),

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{PASSWORD, form_token, login, run_binary, spawn_with, submit};
+use crate::helpers::{
+    PASSWORD, form_token, login, login_at, request_reset, run_binary, spawn_with, submit,
+};
 use crate::security::support::{
     QUIET, Served, assert_no_secret, browser, files_under, memory_kib, post_form, set_cookie,
 };
@@ -196,14 +198,7 @@ async fn x2_every_audit_event_has_utc_time_and_an_origin() {
     login(&client, &app, "xavi", "Wrong-Guess-1x").await;
     login(&client, &app, "xavi", PASSWORD).await;
     submit(&client, &app, "/profile", "/logout", &[]).await;
-    submit(
-        &app.client(),
-        &app,
-        "/forgot",
-        "/forgot",
-        &[("username", "xavi")],
-    )
-    .await;
+    request_reset(&app.client(), &app, "xavi").await;
     app.client()
         .post(app.url("/login"))
         .form(&[("username", "x")])
@@ -310,26 +305,8 @@ async fn x3_no_secret_reaches_logs_data_or_backups() {
         String::from_utf8_lossy(&add.stderr)
     );
     let client = browser();
-    assert_eq!(
-        post_form(
-            &client,
-            &base,
-            "/login",
-            "/login",
-            &[("username", "xena"), ("password", wrong)]
-        )
-        .await
-        .status(),
-        401
-    );
-    let res = post_form(
-        &client,
-        &base,
-        "/login",
-        "/login",
-        &[("username", "xena"), ("password", pw)],
-    )
-    .await;
+    assert_eq!(login_at(&client, &base, "xena", wrong).await.status(), 401);
+    let res = login_at(&client, &base, "xena", pw).await;
     let session1 = set_cookie(&res, "latchkey_session").unwrap();
     post_form(
         &browser(),
@@ -372,14 +349,7 @@ async fn x3_no_secret_reaches_logs_data_or_backups() {
     .await;
     assert_eq!(res.status(), 303);
     let client = browser();
-    let res = post_form(
-        &client,
-        &base,
-        "/login",
-        "/login",
-        &[("username", "xena"), ("password", new)],
-    )
-    .await;
+    let res = login_at(&client, &base, "xena", new).await;
     let session2 = set_cookie(&res, "latchkey_session").unwrap();
     post_form(&client, &base, "/profile", "/logout", &[]).await;
     let backup = dir.path().join("x3.backup");
@@ -449,14 +419,7 @@ async fn i3_a_newline_in_a_user_name_cannot_forge_a_log_line() {
         "x\rINFO fake",
         "x\u{2028}INFO fake",
     ] {
-        let res = post_form(
-            &browser(),
-            &base,
-            "/login",
-            "/login",
-            &[("username", name), ("password", "Whatever-1x")],
-        )
-        .await;
+        let res = login_at(&browser(), &base, name, "Whatever-1x").await;
         assert_eq!(res.status(), 401);
     }
     let add = served.cli(
@@ -528,14 +491,7 @@ async fn d1_acknowledged_changes_survive_kill_9_at_once() {
         .map(|(_, t)| format!("/reset/{t}"))
         .unwrap();
     let client = browser();
-    post_form(
-        &client,
-        &base,
-        "/login",
-        "/login",
-        &[("username", "dana"), ("password", PASSWORD)],
-    )
-    .await;
+    login_at(&client, &base, "dana", PASSWORD).await;
     let res = post_form(
         &client,
         &base,
@@ -550,14 +506,7 @@ async fn d1_acknowledged_changes_survive_kill_9_at_once() {
     .await;
     assert_eq!(res.status(), 303);
     for _ in 0..3 {
-        post_form(
-            &browser(),
-            &base,
-            "/login",
-            "/login",
-            &[("username", "dirk"), ("password", "Wrong-Guess-1x")],
-        )
-        .await;
+        login_at(&browser(), &base, "dirk", "Wrong-Guess-1x").await;
     }
     let res = post_form(
         &browser(),
@@ -578,16 +527,10 @@ async fn d1_acknowledged_changes_survive_kill_9_at_once() {
     let status = |user: &'static str, pw: &'static str| {
         let base = base.clone();
         async move {
-            post_form(
-                &browser(),
-                &base,
-                "/login",
-                "/login",
-                &[("username", user), ("password", pw)],
-            )
-            .await
-            .status()
-            .as_u16()
+            login_at(&browser(), &base, user, pw)
+                .await
+                .status()
+                .as_u16()
         }
     };
     assert_eq!(
@@ -626,14 +569,7 @@ async fn d2_mail_whose_link_expired_during_an_outage_is_dropped_not_sent() {
     })
     .await;
     app.add_user("drew", PASSWORD).await;
-    submit(
-        &app.client(),
-        &app,
-        "/forgot",
-        "/forgot",
-        &[("username", "drew")],
-    )
-    .await;
+    request_reset(&app.client(), &app, "drew").await;
     app.deliver_mail().await; // refused: the SMTP server is down
     app.advance(Duration::from_millis(2500)); // past the link's 2 s
     let sink = SmtpSink::start_on(port).await;
@@ -663,14 +599,7 @@ async fn d3_backups_under_load_are_private_consistent_and_tamper_evident() {
                 let mut ids = Vec::new();
                 for _ in 0..4 {
                     let client = browser();
-                    let res = post_form(
-                        &client,
-                        &base,
-                        "/login",
-                        "/login",
-                        &[("username", "bea"), ("password", PASSWORD)],
-                    )
-                    .await;
+                    let res = login_at(&client, &base, "bea", PASSWORD).await;
                     ids.extend(set_cookie(&res, "latchkey_session"));
                 }
                 ids

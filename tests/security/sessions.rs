@@ -9,7 +9,7 @@ use latchkey::config::Dur;
 use latchkey::control::protocol::{Request, Response, UserChanges};
 
 use crate::helpers::{
-    PASSWORD, TestApp, csrf_token, form_token, location, login, spawn_with, submit,
+    PASSWORD, TestApp, change_password, csrf_token, form_token, location, login, spawn_with, submit,
 };
 use crate::security::support::{anon, assert_no_secret, bare_client, post_bytes, raw, set_cookie};
 
@@ -181,18 +181,7 @@ async fn s3_planted_ids_are_never_promoted() {
     // A password change replaces the id.
     let client = app.client();
     let before = set_cookie(&login(&client, &app, "fay", PASSWORD).await, COOKIE).unwrap();
-    let res = submit(
-        &client,
-        &app,
-        "/profile",
-        "/profile/password",
-        &[
-            ("current_password", PASSWORD),
-            ("password", "Brand-New-66x"),
-            ("confirm", "Brand-New-66x"),
-        ],
-    )
-    .await;
+    let res = change_password(&client, &app, PASSWORD, "Brand-New-66x").await;
     assert_eq!(res.status(), 303);
     let after = set_cookie(&res, COOKIE).expect("a new id after the change");
     assert_ne!(before, after);
@@ -227,18 +216,7 @@ async fn s4_every_revoking_event_works_from_the_next_request() {
             "change" => {
                 let other = app.client();
                 login(&other, &app, &user, PASSWORD).await;
-                submit(
-                    &other,
-                    &app,
-                    "/profile",
-                    "/profile/password",
-                    &[
-                        ("current_password", PASSWORD),
-                        ("password", "Changed-Pass-42x"),
-                        ("confirm", "Changed-Pass-42x"),
-                    ],
-                )
-                .await;
+                change_password(&other, &app, PASSWORD, "Changed-Pass-42x").await;
             }
             "reset" => {
                 let link = match app

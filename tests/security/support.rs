@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{TestApp, binary, csrf_token};
-pub use crate::helpers::{browser, post_form};
+use crate::helpers::{TestApp, binary, csrf_token, serve_command};
+pub use crate::helpers::{browser, contains, post_form, set_cookie};
 
 /// Held by the tests that measure timing or memory, so they never overlap.
 pub static QUIET: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -105,10 +105,6 @@ pub fn post_bytes(path: &str, cookie: &str, extra: &str, body: &[u8]) -> Vec<u8>
     req
 }
 
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Every file under `dir`, recursively.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -179,16 +175,6 @@ pub fn median(samples: &mut [f64]) -> f64 {
     }
 }
 
-/// A cookie value from a response's `Set-Cookie` headers.
-pub fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(|c| c[name.len() + 1..].split(';').next().unwrap().to_owned())
-}
-
 /// A browser that sends a fixed `Cookie` header and keeps no jar.
 pub fn bare_client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -217,18 +203,7 @@ impl Served {
     }
 
     pub fn start_on(data: PathBuf, config: PathBuf, rust_log: &str) -> Served {
-        let mut child = Command::new(binary())
-            .arg("--data")
-            .arg(&data)
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", rust_log)
-            .current_dir(config.parent().unwrap())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+        let mut child = serve_command(&data, &config, rust_log)
             .spawn()
             .expect("binary runs");
         let stdout = collect(child.stdout.take().unwrap());

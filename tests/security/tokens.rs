@@ -8,7 +8,9 @@ use base64::Engine;
 use latchkey::config::{BaseUrl, Dur};
 use latchkey::control::protocol::{Request, UserChanges};
 
-use crate::helpers::{PASSWORD, TestApp, login, spawn_with, spawn_with_smtp, submit};
+use crate::helpers::{
+    PASSWORD, TestApp, change_password, login, request_reset, spawn_with, spawn_with_smtp, submit,
+};
 use crate::security::support::{anon, assert_no_secret, post_bytes, raw};
 
 const NEW: &str = "Fresh-Start-99x";
@@ -104,14 +106,7 @@ async fn r2_no_token_in_the_data_file_or_a_backup() {
     app.add_user("ruth", PASSWORD).await;
     app.add_user("saul", PASSWORD).await;
     let live = app.reset_token("ruth").await;
-    submit(
-        &app.client(),
-        &app,
-        "/forgot",
-        "/forgot",
-        &[("username", "saul")],
-    )
-    .await;
+    request_reset(&app.client(), &app, "saul").await;
     let mails = app.mail_in(&sink).await;
     let spent = mails[0].token("/reset/").unwrap();
     assert_eq!(choose(&app, &app.client(), &spent, NEW, NEW).await, 303);
@@ -147,15 +142,7 @@ async fn r3_prefetch_spends_nothing_and_one_of_twenty_posts_wins() {
     let token = app.reset_token("rosa").await;
     let path = format!("/reset/{token}");
     for _ in 0..5 {
-        assert_eq!(
-            app.client()
-                .get(app.url(&path))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(app.status_of(&path).await, 200);
         let head = app
             .client()
             .head(app.url(&path))
@@ -269,14 +256,7 @@ async fn r5_links_replayed_after_each_voiding_event_are_dead() {
     }
     // A newer request.
     let old = app.reset_token("v1").await;
-    submit(
-        &app.client(),
-        &app,
-        "/forgot",
-        "/forgot",
-        &[("username", "v1")],
-    )
-    .await;
+    request_reset(&app.client(), &app, "v1").await;
     assert_eq!(
         replay(&app, &old).await,
         (410, 410),
@@ -287,18 +267,7 @@ async fn r5_links_replayed_after_each_voiding_event_are_dead() {
     let old = app.reset_token("v2").await;
     let client = app.client();
     login(&client, &app, "v2", PASSWORD).await;
-    let res = submit(
-        &client,
-        &app,
-        "/profile",
-        "/profile/password",
-        &[
-            ("current_password", PASSWORD),
-            ("password", NEW),
-            ("confirm", NEW),
-        ],
-    )
-    .await;
+    let res = change_password(&client, &app, PASSWORD, NEW).await;
     assert_eq!(res.status(), 303);
     assert_eq!(
         replay(&app, &old).await,
@@ -456,16 +425,7 @@ async fn r8_reset_form_is_checked_server_side_and_success_ends_every_session() {
         let res = raw(app.addr, &post_bytes(&path, &a.cookie, "", body.as_bytes())).await;
         assert_eq!(res.status, 422, "{}", &body[..40.min(body.len())]);
     }
-    assert_eq!(
-        app.client()
-            .get(app.url(&path))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200,
-        "the link survived"
-    );
+    assert_eq!(app.status_of(&path).await, 200, "the link survived");
     assert_eq!(choose(&app, &app.client(), &token, NEW, NEW).await, 303);
     for s in &sessions {
         let res = s.get(app.url("/profile")).send().await.unwrap();

@@ -6,7 +6,8 @@ use latchkey::control::protocol::{Request, UserChanges};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{
-    PASSWORD, TestApp, form_token, login, new_user, spawn_with, spawn_with_smtp, submit,
+    PASSWORD, TestApp, form_token, login, new_user, request_reset, spawn_with, spawn_with_smtp,
+    submit,
 };
 use crate::security::support::{Anon, Raw, anon, post_bytes, raw};
 
@@ -380,15 +381,7 @@ async fn i3_deceptive_names_are_refused_and_display_names_escaped() {
         .await;
         assert_eq!(res.status(), 422, "{bad:?}");
     }
-    assert_eq!(
-        app.client()
-            .get(app.url(&path))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_of(&path).await, 200);
 
     let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>";
     app.admin(Request::UserSet {
@@ -414,14 +407,7 @@ async fn i3_deceptive_names_are_refused_and_display_names_escaped() {
         assert!(!html.contains("<script>alert"), "{p} shows raw HTML");
         assert!(!html.contains("<img src=x"), "{p} shows raw HTML");
     }
-    submit(
-        &app.client(),
-        &app,
-        "/forgot",
-        "/forgot",
-        &[("username", "alice")],
-    )
-    .await;
+    request_reset(&app.client(), &app, "alice").await;
     let mails = app.mail_in(&sink).await;
     let text = mails[0].text();
     let html = text.split("text/html").nth(1).expect("an HTML part");
@@ -494,14 +480,7 @@ async fn i4_crlf_never_reaches_a_mail_header() {
             .unwrap();
         assert_eq!(res.status(), 422, "{email:?} / {phone:?}");
     }
-    submit(
-        &app.client(),
-        &app,
-        "/forgot",
-        "/forgot",
-        &[("username", "ivan")],
-    )
-    .await;
+    request_reset(&app.client(), &app, "ivan").await;
     let mails = app.mail_in(&sink).await;
     for m in &mails {
         assert!(m.to.iter().all(|t| !t.contains("evil")), "{:?}", m.to);
