@@ -2,6 +2,7 @@
 //! keeps every message it receives, raw, for the test to read.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -91,6 +92,12 @@ impl SmtpSink {
 
     /// Listens on 127.0.0.1:`port` (0: any free port).
     pub async fn start_on(port: u16) -> Self {
+        Self::start_slow(port, Duration::ZERO).await
+    }
+
+    /// Like [`SmtpSink::start_on`], taking `per_message` to accept each message
+    /// (a slow server, so a test can act while a batch is being sent).
+    pub async fn start_slow(port: u16, per_message: Duration) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("sink binds");
@@ -101,7 +108,7 @@ impl SmtpSink {
             while let Ok((stream, _)) = listener.accept().await {
                 let r = r.clone();
                 tokio::spawn(async move {
-                    let _ = session(stream, r).await;
+                    let _ = session(stream, r, per_message).await;
                 });
             }
         });
@@ -134,6 +141,7 @@ impl Drop for SmtpSink {
 async fn session(
     stream: tokio::net::TcpStream,
     received: Arc<Mutex<Vec<Received>>>,
+    per_message: Duration,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
@@ -172,6 +180,7 @@ async fn session(
                 }
                 raw.push_str(line.strip_prefix('.').unwrap_or(&line));
             }
+            tokio::time::sleep(per_message).await;
             received.lock().unwrap().push(Received {
                 from: std::mem::take(&mut from),
                 to: std::mem::take(&mut to),

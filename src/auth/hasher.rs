@@ -11,9 +11,12 @@ use argon2::password_hash::phc::{self, Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
+use crate::bounded::lock;
 use crate::domain::password::{NewPassword, PasswordHash};
 use crate::domain::secret::Secret;
 
@@ -178,7 +181,9 @@ pub struct Busy;
 ///
 /// Hashes run on `threads` dedicated OS threads, not on the runtime's blocking
 /// pool, and each thread keeps one [`Workspace`], allocated at its first hash:
-/// memory stays at `threads` x 19 MiB under any flood (X1).
+/// memory stays at `threads` x 19 MiB under any flood (X1). Once no hash has
+/// been asked for during [`IDLE_RELEASE`], the workspaces are freed, so a
+/// quiet server holds none; the next sign-in allocates one again.
 pub struct Hasher {
     permits: Arc<Semaphore>,
     threads: usize,
@@ -186,41 +191,72 @@ pub struct Hasher {
     max_waiting: usize,
     dummy: PasswordHash,
     jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+    workspaces: Workspaces,
 }
 
 type Job = Box<dyn FnOnce(&mut Workspace) + Send + 'static>;
 
+/// How long the pool may go without a job before its workspaces are freed.
+pub const IDLE_RELEASE: Duration = Duration::from_secs(30);
+
+/// One workspace slot per thread; a thread holds its slot's lock while it hashes.
+type Workspaces = Arc<Vec<std::sync::Mutex<Option<Workspace>>>>;
+
 /// Starts `threads` workers that run jobs from one shared channel until it closes.
-fn start_workers(threads: usize) -> std::sync::mpsc::Sender<Job> {
+///
+/// The worker waiting on the channel frees every workspace not in use when
+/// no job has come for `idle`; the others wait for the channel, so one
+/// timed-out wait means the whole pool was idle that long.
+fn start_workers(threads: usize, idle: Duration) -> (std::sync::mpsc::Sender<Job>, Workspaces) {
     let (tx, rx) = std::sync::mpsc::channel::<Job>();
     let rx = Arc::new(std::sync::Mutex::new(rx));
+    let slots: Workspaces = Arc::new((0..threads).map(|_| Default::default()).collect());
     for i in 0..threads {
-        let rx = rx.clone();
+        let (rx, slots) = (rx.clone(), slots.clone());
         std::thread::Builder::new()
             .name(format!("argon2-{i}"))
             .spawn(move || {
-                let mut workspace: Option<Workspace> = None;
                 loop {
-                    let job = match rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(poison) => poison.into_inner().recv(),
+                    let job = lock(&rx).recv_timeout(idle);
+                    let job = match job {
+                        Ok(job) => job,
+                        Err(RecvTimeoutError::Timeout) => {
+                            release_idle(&slots);
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
                     };
-                    let Ok(job) = job else { return };
+                    let mut slot = lock(&slots[i]);
+                    let workspace = slot.get_or_insert_with(Workspace::new);
                     // A panicking job reports through its dropped sender; the worker lives on.
-                    let workspace = workspace.get_or_insert_with(Workspace::new);
                     let _ =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(workspace)));
                 }
             })
             .expect("the OS starts a hashing thread");
     }
-    tx
+    (tx, slots)
+}
+
+/// Frees every workspace whose thread is not hashing right now.
+fn release_idle(slots: &[std::sync::Mutex<Option<Workspace>>]) {
+    for slot in slots {
+        if let Ok(mut workspace) = slot.try_lock() {
+            *workspace = None;
+        }
+    }
 }
 
 impl Hasher {
     /// Builds the pool; computes the dummy hash used for unknown users once, here.
     pub fn new(threads: usize, queue: usize) -> Self {
+        Self::with_idle_release(threads, queue, IDLE_RELEASE)
+    }
+
+    /// [`Hasher::new`], freeing the workspaces after `idle` without a job.
+    pub fn with_idle_release(threads: usize, queue: usize, idle: Duration) -> Self {
         let threads = threads.max(1);
+        let (jobs, workspaces) = start_workers(threads, idle);
         Self {
             permits: Arc::new(Semaphore::new(threads)),
             threads,
@@ -230,8 +266,17 @@ impl Hasher {
                 &mut Workspace::new(),
                 "latchkey dummy password for unknown users",
             ),
-            jobs: std::sync::Mutex::new(start_workers(threads)),
+            jobs: std::sync::Mutex::new(jobs),
+            workspaces,
         }
+    }
+
+    /// Workspaces allocated now (each is 19 MiB).
+    pub fn workspaces_held(&self) -> usize {
+        self.workspaces
+            .iter()
+            .filter(|slot| lock(slot).is_some())
+            .count()
     }
 
     /// Verifies off the async runtime; `phc = None` does a dummy verify (SECURITY L2).
@@ -375,6 +420,23 @@ mod tests {
         let v = verify_blocking(&Secret::new("Correct-Horse-9"), Some(&phc), &phc);
         assert!(v.matched && v.needs_rehash);
         assert!(!verify_blocking(&Secret::new("wrong"), Some(&phc), &phc).matched);
+    }
+
+    /// Issue 13: an idle pool gives its workspaces back, and the next hash
+    /// allocates one again.
+    #[tokio::test]
+    async fn an_idle_pool_frees_its_workspaces() {
+        let hasher = Hasher::with_idle_release(2, 4, Duration::from_millis(300));
+        let pw = NewPassword::verified(&Secret::new("Correct-Horse-9"));
+        hasher.hash(pw.clone()).await.unwrap();
+        assert_eq!(hasher.workspaces_held(), 1);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while hasher.workspaces_held() > 0 {
+            assert!(std::time::Instant::now() < deadline, "never freed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let phc = hasher.hash(pw).await.unwrap();
+        assert!(phc.as_str().starts_with("$argon2id$"));
     }
 
     #[tokio::test]

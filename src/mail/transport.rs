@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use tokio_rustls::TlsConnector;
 
+use mail_send::smtp::message::{Address, Message};
 use mail_send::{SmtpClient, SmtpClientBuilder};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
-use mail_send::smtp::message::{Address, Message};
 
 use crate::config::{Config, Smtp, SmtpSecurity};
 
@@ -62,9 +62,10 @@ impl Transport {
         }
         let explained = |e| explain(smtp, &e);
         Ok(match smtp.security {
-            SmtpSecurity::None => {
-                Session::Plain(builder.connect_plain().await.map_err(explained)?, smtp.clone())
-            }
+            SmtpSecurity::None => Session::Plain(
+                builder.connect_plain().await.map_err(explained)?,
+                smtp.clone(),
+            ),
             SmtpSecurity::Starttls | SmtpSecurity::Tls => {
                 Session::Tls(builder.connect().await.map_err(explained)?, smtp.clone())
             }

@@ -120,7 +120,10 @@ impl Worker {
                     }
                 },
             };
-            match open.send(self.config.mail.from.as_str(), &record.to, &bytes).await {
+            match open
+                .send(self.config.mail.from.as_str(), &record.to, &bytes)
+                .await
+            {
                 Ok(()) => {
                     tracing::info!(kind = ?record.kind, attempts = record.attempts + 1, "mail delivered");
                     bump(&self.metrics.mail_sent);
@@ -204,7 +207,9 @@ impl Worker {
         };
         let at = closed_until.map_or(next, |until| until.max(next));
         let wait = at.duration_since(self.store.now());
-        Ok(Duration::try_from(wait).unwrap_or(Duration::ZERO).min(MAX_SLEEP))
+        Ok(Duration::try_from(wait)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_SLEEP))
     }
 
     /// Delivers forever; woken early by [`super::Mailer::wake`].

@@ -32,8 +32,8 @@ use audit::Audit;
 use outbox::Outbox;
 use sessions::Sessions;
 use tables::{
-    AUDIT, ENDED_SESSIONS, KEY_CSRF, KEY_SCHEMA_VERSION, META, OUTBOX, OUTBOX_DUE, SCHEMA_VERSION, SESSIONS,
-    TOKENS, USER_TOKENS, USERS,
+    AUDIT, ENDED_SESSIONS, KEY_CSRF, KEY_SCHEMA_VERSION, META, OUTBOX, OUTBOX_DUE, SCHEMA_VERSION,
+    SESSIONS, TOKENS, USER_TOKENS, USERS,
 };
 use tokens::{Tokens, TokensMut};
 use users::Users;

@@ -105,7 +105,11 @@ where
     }
 
     /// Up to `limit` messages due at `now`, soonest first.
-    pub fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<(u64, OutboxRecord)>, StoreError> {
+    pub fn due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(u64, OutboxRecord)>, StoreError> {
         let end = due_key(now, u64::MAX);
         let mut out = Vec::new();
         for entry in self.due.range(..=end.as_slice())? {
@@ -171,8 +175,10 @@ impl Outbox<Table<'_, u64, &'static [u8]>, Table<'_, &'static [u8], &'static [u8
 
     fn insert(&mut self, id: u64, record: &OutboxRecord) -> Result<(), StoreError> {
         self.table.insert(id, encode(record).as_slice())?;
-        self.due
-            .insert(due_key(record.next_attempt_at, id).as_slice(), [].as_slice())?;
+        self.due.insert(
+            due_key(record.next_attempt_at, id).as_slice(),
+            [].as_slice(),
+        )?;
         Ok(())
     }
 }

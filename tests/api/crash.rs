@@ -289,3 +289,78 @@ async fn acknowledged_changes_survive_kill_9() {
     assert!(res.text().await.unwrap().contains("locked"));
     server.kill_hard();
 }
+
+/// Issue 13, SECURITY D2: `kill -9` while a batch is going out over one SMTP
+/// connection loses nothing. Every queued invitation reaches its recipient
+/// after the restart, at least once (one accepted just before the kill may
+/// come twice), and the outbox ends empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_9_mid_batch_loses_no_queued_mail() {
+    const INVITES: usize = 40;
+    let sink = crate::smtp::SmtpSink::start_slow(0, Duration::from_millis(40)).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = write_config(tmp.path());
+    let smtp = format!(
+        "\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n",
+        sink.port
+    );
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&smtp);
+    std::fs::write(&config, text).unwrap();
+    // Queued with the server stopped, so the whole batch is waiting at start.
+    let csv: String = std::iter::once("username,email\n".to_owned())
+        .chain((0..INVITES).map(|i| format!("invitee{i},invitee{i}@example.org\n")))
+        .collect();
+    let file = tmp.path().join("invitees.csv");
+    std::fs::write(&file, csv).unwrap();
+    let out = run_binary(
+        &data,
+        &["user", "import", file.to_str().unwrap(), "--send-invites"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let server = Server::start(&data, &config).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sink.messages().len() < 5 {
+        assert!(Instant::now() < deadline, "no delivery started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.kill_hard();
+    let before_restart = sink.messages().len();
+    assert!(
+        before_restart < INVITES,
+        "killed mid-batch ({before_restart})"
+    );
+
+    let server = Server::start(&data, &config).await;
+    let missing = |sink: &crate::smtp::SmtpSink| -> Vec<usize> {
+        (0..INVITES)
+            .filter(|i| sink.to(&format!("invitee{i}@example.org")).is_empty())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !missing(&sink).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "never delivered: {:?}",
+            missing(&sink)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let queue = run_binary(&data, &["mail", "queue", "--json"], None);
+        if stdout(&queue).trim().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "outbox not emptied: {}",
+            stdout(&queue)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.kill_hard();
+}
