@@ -31,7 +31,7 @@ pub enum Transport {
 /// the pickup folder. Messages sent through one session share its connection.
 pub enum Session {
     Plain(SmtpClient<TcpStream>, Smtp),
-    Tls(SmtpClient<TlsStream<TcpStream>>, Smtp),
+    Tls(Box<SmtpClient<TlsStream<TcpStream>>>, Smtp),
     Pickup(PathBuf),
 }
 
@@ -66,9 +66,10 @@ impl Transport {
                 builder.connect_plain().await.map_err(explained)?,
                 smtp.clone(),
             ),
-            SmtpSecurity::Starttls | SmtpSecurity::Tls => {
-                Session::Tls(builder.connect().await.map_err(explained)?, smtp.clone())
-            }
+            SmtpSecurity::Starttls | SmtpSecurity::Tls => Session::Tls(
+                Box::new(builder.connect().await.map_err(explained)?),
+                smtp.clone(),
+            ),
         })
     }
 
