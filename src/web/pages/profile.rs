@@ -164,25 +164,6 @@ pub async fn contact(
 ) -> Result<Response, WebError> {
     let phone_text = form.text("phone").trim();
     let email_text = form.text("email").trim();
-    let (phone, new_email) =
-        match ContactChange::parse(phone_text, email_text, s.user.email.as_ref()) {
-            Ok(change) => (change.phone, change.new_email),
-            Err((errors, invalid)) => {
-                let view = View {
-                    errors,
-                    invalid: &invalid,
-                    typed: Some((email_text, phone_text)),
-                    ..View::default()
-                };
-                return Ok(page(
-                    &state,
-                    &csrf,
-                    &s,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    view,
-                ));
-            }
-        };
     let refuse = |errors, invalid: &[&str]| {
         let view = View {
             errors,
@@ -191,6 +172,11 @@ pub async fn contact(
             ..View::default()
         };
         page(&state, &csrf, &s, StatusCode::UNPROCESSABLE_ENTITY, view)
+    };
+    let change = ContactChange::parse(phone_text, email_text, s.user.email.as_ref());
+    let (phone, new_email) = match change {
+        Ok(change) => (change.phone, change.new_email),
+        Err((errors, invalid)) => return Ok(refuse(errors, &invalid)),
     };
     let origin = Origin::web(ip);
     if let Some(email) = &new_email {
