@@ -2,9 +2,10 @@
 //!
 //! At most `threads` hashes run at once; at most `queue` callers wait for a
 //! slot, and any caller past that gets [`Busy`] at once, which the web layer
-//! answers with 503 and `Retry-After`. Each hashing thread owns one
-//! [`Workspace`] (the 19 MiB of argon2 memory) for its whole life, so memory
-//! is `threads` x 19 MiB however many hashes run.
+//! answers with 503 and `Retry-After`. Each hashing thread keeps one
+//! [`Workspace`] (the 19 MiB of argon2 memory) while the pool is busy, so
+//! memory is at most `threads` x 19 MiB however many hashes run, and gives
+//! it back to the kernel after [`IDLE_RELEASE`] without a job.
 
 use argon2::password_hash::PasswordVerifier;
 use argon2::password_hash::phc::{self, Output, ParamsString, Salt};
@@ -40,15 +41,31 @@ const OUTPUT_LEN: usize = 32;
 /// clearing between hashes. Allocating it once matters: a fresh 19 MiB per
 /// hash fragments glibc's heap until a flood of sign-ins has grown the
 /// process by a block per hash (bench/ANALYSIS.md).
+///
+/// The allocation reserves [`RESERVED_BYTES`] of address space and touches
+/// only the 19 MiB argon2 uses. glibc serves a request that large with its
+/// own `mmap` and gives it back with `munmap` when the workspace is dropped,
+/// so freeing an idle pool's workspaces really lowers the resident set. A
+/// 19 MiB request would not stay that way: once one such mapping is freed,
+/// glibc raises its mmap threshold to 19 MiB and serves the next one from an
+/// arena, which keeps the pages after the free (bench/ANALYSIS.md,
+/// "Memory at rest"). Untouched pages of the reservation cost no memory.
 pub struct Workspace {
     blocks: Vec<Block>,
 }
 
+/// Address space reserved per workspace: above glibc's largest mmap
+/// threshold (`DEFAULT_MMAP_THRESHOLD_MAX`, 32 MiB on 64-bit), so the
+/// workspace is always a mapping of its own.
+pub const RESERVED_BYTES: usize = 33 * 1024 * 1024;
+
 impl Workspace {
     pub fn new() -> Self {
-        Self {
-            blocks: vec![Block::default(); params().block_count()],
-        }
+        let count = params().block_count();
+        let reserved = count.max(RESERVED_BYTES / std::mem::size_of::<Block>());
+        let mut blocks = Vec::with_capacity(reserved);
+        blocks.resize(count, Block::default());
+        Self { blocks }
     }
 }
 
@@ -437,6 +454,30 @@ mod tests {
         }
         let phc = hasher.hash(pw).await.unwrap();
         assert!(phc.as_str().starts_with("$argon2id$"));
+    }
+
+    /// Issue 13: a workspace is a mapping of its own, so dropping it unmaps
+    /// its pages instead of leaving them in one of glibc's arenas. Holds
+    /// after another workspace was freed, which is what moves glibc's
+    /// threshold.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn a_workspace_is_a_mapping_of_its_own() {
+        drop(Workspace::new());
+        let workspace = Workspace::new();
+        let start = workspace.blocks.as_ptr() as usize;
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let (low, high) = maps
+            .lines()
+            .filter_map(|line| {
+                let (low, high) = line.split_whitespace().next()?.split_once('-')?;
+                let low = usize::from_str_radix(low, 16).ok()?;
+                let high = usize::from_str_radix(high, 16).ok()?;
+                (low..high).contains(&start).then_some((low, high))
+            })
+            .next()
+            .expect("the workspace lies in a mapping");
+        assert!(high - low >= RESERVED_BYTES, "mapping of {} bytes", high - low);
     }
 
     #[tokio::test]
