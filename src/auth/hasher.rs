@@ -477,7 +477,11 @@ mod tests {
             })
             .next()
             .expect("the workspace lies in a mapping");
-        assert!(high - low >= RESERVED_BYTES, "mapping of {} bytes", high - low);
+        assert!(
+            high - low >= RESERVED_BYTES,
+            "mapping of {} bytes",
+            high - low
+        );
     }
 
     #[tokio::test]
