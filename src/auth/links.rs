@@ -6,6 +6,7 @@ use crate::config::BaseUrl;
 use crate::domain::email::Email;
 use crate::domain::secret::Secret;
 use crate::domain::token;
+use crate::mail::Link;
 use crate::store::tokens::{TokenKind, TokenRecord, TokensMut};
 use crate::store::users::UserRecord;
 use crate::store::{Read, StoreError, Write};
@@ -14,6 +15,19 @@ use crate::store::{Read, StoreError, Write};
 pub struct Issued {
     pub token: Secret,
     pub expires_at: Timestamp,
+    /// The key of its record in the token table.
+    pub hash: [u8; 32],
+}
+
+impl Issued {
+    /// The link as a queued message carries it: the message is dropped
+    /// instead of sent once the link has been replaced, used or revoked.
+    pub fn mailed(&self) -> Link {
+        Link {
+            expires_at: self.expires_at,
+            token_hash: self.hash,
+        }
+    }
 }
 
 /// Issues a token of `kind` for `user`, voiding that account's older tokens of
@@ -39,8 +53,13 @@ pub fn issue(
         expires_at,
         email: email.cloned(),
     };
-    tokens.put(&token::hash(token.expose()), &record)?;
-    Ok(Issued { token, expires_at })
+    let hash = token::hash(token.expose());
+    tokens.put(&hash, &record)?;
+    Ok(Issued {
+        token,
+        expires_at,
+        hash,
+    })
 }
 
 /// `{base_url}/{path}/{token}`: links never come from the request (SECURITY R6).

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::domain::password::{NewPassword, PasswordHash};
 use crate::domain::secret::Secret;
 use crate::mail::Mailer;
+use crate::mail::Validity;
 use crate::mail::compose::MailKind;
 use crate::store::audit::{Event, Origin};
 use crate::store::tokens::TokensMut;
@@ -140,7 +141,14 @@ pub(super) fn save_password(
     tx.users()?.put(user)?;
     super::links::void_all(tokens, &user.key())?;
     let vars = context! { when => mail_time(now) };
-    mailer.mail_user(config, tx, user, MailKind::PasswordChanged, vars, None)?;
+    mailer.mail_user(
+        config,
+        tx,
+        user,
+        MailKind::PasswordChanged,
+        vars,
+        Validity::Notice,
+    )?;
     Ok(())
 }
 

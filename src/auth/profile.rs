@@ -12,6 +12,7 @@ use crate::domain::password::MAX_INPUT_BYTES;
 use crate::domain::phone::Phone;
 use crate::domain::secret::Secret;
 use crate::domain::time_left::human_duration;
+use crate::mail::Validity;
 use crate::mail::compose::MailKind;
 use crate::store::StoreError;
 use crate::store::audit::{Event, Origin};
@@ -119,7 +120,7 @@ impl Auth {
                         to: new.as_str(),
                         user: Some(u.username.as_str()),
                         vars,
-                        expires_at: Some(issued.expires_at),
+                        validity: Validity::Link(issued.mailed()),
                     },
                 )?;
                 tx.record(
@@ -169,7 +170,14 @@ impl Auth {
                 // A reset link mailed to the old address must not outlive the change.
                 links::void_all(&mut tokens_t, &user.key())?;
                 let vars = context! { new_email => new.as_str(), when => mail_time(tx.now()) };
-                mailer.mail_user(&config, tx, &old, MailKind::EmailChanged, vars, None)?;
+                mailer.mail_user(
+                    &config,
+                    tx,
+                    &old,
+                    MailKind::EmailChanged,
+                    vars,
+                    Validity::Notice,
+                )?;
                 tx.record(
                     Event::EmailChanged,
                     Some(user.username.as_str()),

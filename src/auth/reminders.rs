@@ -5,6 +5,7 @@ use minijinja::context;
 
 use super::{Auth, AuthError};
 use crate::domain::time_left;
+use crate::mail::Validity;
 use crate::mail::compose::MailKind;
 use crate::store::users::UserRecord;
 
@@ -48,7 +49,7 @@ impl Auth {
                             &u,
                             MailKind::ExpiryReminder,
                             context! { expires_in => time_left::in_words(left), link },
-                            Some(due_at),
+                            Validity::Until(due_at),
                         )?;
                         u.expiry_reminded_for = Some(changed);
                         users_t.put(&u)?;

@@ -13,6 +13,7 @@ use super::password::save_password;
 use super::{Auth, AuthError};
 use crate::domain::time_left::human_duration;
 use crate::domain::username::canonical_key;
+use crate::mail::Validity;
 use crate::mail::compose::MailKind;
 use crate::metrics::bump;
 use crate::store::StoreError;
@@ -67,7 +68,7 @@ impl Auth {
                             let locked = super::login::is_locked(&u, now, auto_unlock);
                             let detail = if locked {
                                 // SECURITY L4: a locked account gets no link, only the notice.
-                                mailer.mail_user(&config, tx, &u, MailKind::Locked, context! {}, None)?;
+                                mailer.mail_user(&config, tx, &u, MailKind::Locked, context! {}, Validity::Notice)?;
                                 "account locked; lockout notice mailed"
                             } else {
                                 let issued = links::issue(
@@ -82,7 +83,7 @@ impl Auth {
                                     link => links::url(&config.server.base_url, "reset", &issued.token),
                                     valid_for => human_duration(ttl.as_duration()),
                                 };
-                                mailer.mail_user(&config, tx, &u, MailKind::Reset, vars, Some(issued.expires_at))?;
+                                mailer.mail_user(&config, tx, &u, MailKind::Reset, vars, Validity::Link(issued.mailed()))?;
                                 LINK_MAILED
                             };
                             users_t.put(&u)?;

@@ -8,6 +8,7 @@ use crate::auth::links;
 use crate::domain::email::Email;
 use crate::domain::time_left::human_duration;
 use crate::mail::Outgoing;
+use crate::mail::Validity;
 use crate::mail::compose::MailKind;
 use crate::store::audit::Event;
 use crate::store::tokens::TokenKind;
@@ -106,7 +107,7 @@ impl Ops<'_> {
                 to,
                 user: Some(user.username.as_str()),
                 vars,
-                expires_at: Some(issued.expires_at),
+                validity: Validity::Link(issued.mailed()),
             };
             self.mailer.queue(tx, self.config, mail)?;
         }

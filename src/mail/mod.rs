@@ -43,8 +43,30 @@ pub struct Outgoing<'a> {
     pub user: Option<&'a str>,
     /// The kind's template variables (`org` and `helpdesk` are added).
     pub vars: Value,
-    /// When the link inside stops working; `None` for notices without a link.
-    pub expires_at: Option<Timestamp>,
+    /// How long the message is worth delivering.
+    pub validity: Validity,
+}
+
+/// How long a queued message is worth delivering; past that it is dropped
+/// (and audited) instead of sent.
+#[derive(Debug, Clone, Copy)]
+pub enum Validity {
+    /// A notice without a link: [`NOTICE_LIFETIME`].
+    Notice,
+    /// A notice about something that happens then (a password expiry reminder).
+    Until(Timestamp),
+    /// A message carrying a one-time link: until the link expires, or until
+    /// its token is gone (replaced by a newer link, used, or voided by a lock
+    /// or a password change), whichever comes first.
+    Link(Link),
+}
+
+/// A one-time link inside a queued message.
+#[derive(Debug, Clone, Copy)]
+pub struct Link {
+    pub expires_at: Timestamp,
+    /// The key of the link's record in the token table.
+    pub token_hash: [u8; 32],
 }
 
 /// Renders, seals and queues messages; wakes the worker after a commit.
@@ -76,7 +98,7 @@ impl Mailer {
         user: &UserRecord,
         kind: MailKind,
         extra: Value,
-        expires_at: Option<Timestamp>,
+        validity: Validity,
     ) -> Result<(), MailError> {
         let Some(to) = user.email.as_ref().map(Email::as_str) else {
             return Ok(());
@@ -90,7 +112,7 @@ impl Mailer {
                 to,
                 user: Some(user.username.as_str()),
                 vars,
-                expires_at,
+                validity,
             },
         )?;
         Ok(())
@@ -102,7 +124,7 @@ impl Mailer {
             to,
             user,
             vars,
-            expires_at,
+            validity,
         } = mail;
         let rendered = self.templates.render(config, kind, to, vars)?;
         let now = tx.now();
@@ -112,8 +134,15 @@ impl Mailer {
             subject: rendered.subject,
             user: user.map(str::to_owned),
             created_at: now,
-            expires_at: expires_at
-                .unwrap_or_else(|| now.saturating_add(NOTICE_LIFETIME).unwrap_or(now)),
+            expires_at: match validity {
+                Validity::Notice => now.saturating_add(NOTICE_LIFETIME).unwrap_or(now),
+                Validity::Until(at) => at,
+                Validity::Link(link) => link.expires_at,
+            },
+            link_token: match validity {
+                Validity::Link(link) => Some(STANDARD.encode(link.token_hash)),
+                Validity::Notice | Validity::Until(_) => None,
+            },
             attempts: 0,
             next_attempt_at: now,
             last_error: None,

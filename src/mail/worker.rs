@@ -85,7 +85,18 @@ impl Worker {
         }
         let due = self
             .store
-            .read_blocking(move |tx| tx.outbox()?.due(now, BATCH))
+            .read_blocking(move |tx| {
+                let tokens = tx.tokens()?;
+                let mut due = Vec::new();
+                for (id, record) in tx.outbox()?.due(now, BATCH)? {
+                    let link_gone = match record.link_token_hash()? {
+                        Some(hash) => !tokens.get(&hash)?.is_some_and(|t| t.is_live(now)),
+                        None => false,
+                    };
+                    due.push((id, record, link_gone));
+                }
+                Ok::<_, StoreError>(due)
+            })
             .await?;
         if due.is_empty() {
             return Ok(Outcome::Idle);
@@ -93,10 +104,15 @@ impl Worker {
         let mut outcome = Outcome::Dropped;
         let mut sent = Vec::new();
         let mut session: Option<Session> = None;
-        for (id, record) in due {
+        for (id, record, link_gone) in due {
             if record.expires_at <= now {
                 self.drop_message(id, record, "its link expired before it could be delivered")
                     .await?;
+                continue;
+            }
+            if link_gone {
+                let why = "its link was replaced, used or revoked before it could be delivered";
+                self.drop_message(id, record, why).await?;
                 continue;
             }
             let Some(bytes) = self.mailer.open(&record) else {

@@ -53,6 +53,30 @@ pub struct OutboxRecord {
     pub last_error: Option<String>,
     /// The whole message, sealed (see `mail::seal`), base64.
     pub sealed: String,
+    /// The token-table key of the one-time link inside, base64; the worker
+    /// drops the message once that token is gone. Absent for notices, and
+    /// for messages queued before this field existed (sent as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_token: Option<String>,
+}
+
+impl OutboxRecord {
+    /// The token-table key of the link inside, if the message carries one.
+    pub fn link_token_hash(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        use base64::Engine;
+        let Some(text) = &self.link_token else {
+            return Ok(None);
+        };
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt {
+                table: NAME,
+                detail: "a queued message's link token is not a 32-byte hash".into(),
+            })
+    }
 }
 
 /// The [`super::tables::OUTBOX_DUE`] key of message `id` due at `at`: sorts
@@ -203,7 +227,29 @@ mod tests {
             next_attempt_at: due,
             last_error: None,
             sealed: String::new(),
+            link_token: None,
         }
+    }
+
+    /// A message queued before `link_token` existed reads back without one
+    /// (and is sent as before); the field is written only when there is a link.
+    #[test]
+    fn the_link_token_is_optional_and_checked() {
+        let old = record("a@example.org", at(0));
+        let json = String::from_utf8(encode(&old)).unwrap();
+        assert!(!json.contains("link_token"), "{json}");
+        let back: OutboxRecord = decode(NAME, json.as_bytes()).unwrap();
+        assert_eq!(back.link_token_hash().unwrap(), None);
+
+        let mut linked = old.clone();
+        use base64::Engine;
+        linked.link_token = Some(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+        assert_eq!(linked.link_token_hash().unwrap(), Some([7u8; 32]));
+        linked.link_token = Some("bm90IDMyIGJ5dGVz".into());
+        assert!(matches!(
+            linked.link_token_hash(),
+            Err(StoreError::Corrupt { .. })
+        ));
     }
 
     fn at(secs: i64) -> Timestamp {

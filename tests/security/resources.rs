@@ -586,6 +586,44 @@ async fn d2_mail_whose_link_expired_during_an_outage_is_dropped_not_sent() {
     );
 }
 
+/// R5 and D2: a reset link replaced while SMTP was down is not mailed once
+/// it is back. Only the newer message goes out, its link works, and the
+/// stale one is dropped and audited.
+#[tokio::test(flavor = "multi_thread")]
+async fn r5_a_link_replaced_during_an_outage_is_dropped_and_only_the_new_one_mailed() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let app = spawn_with(|c| crate::helpers::point_at_sink(c, port)).await;
+    app.add_user("rhea", PASSWORD).await;
+    request_reset(&app.client(), &app, "rhea").await;
+    app.deliver_mail().await; // refused: the SMTP server is down
+    request_reset(&app.client(), &app, "rhea").await; // voids the first link
+    app.advance(Duration::from_secs(600)); // past every backoff, inside the 15 min link
+    let sink = SmtpSink::start_on(port).await;
+    app.deliver_mail().await;
+    let mails = sink.to("rhea@example.org");
+    assert_eq!(mails.len(), 1, "the replaced link was mailed too");
+    let link = mails[0].link("/reset/").expect("a reset link");
+    let page = browser()
+        .get(app.url(&crate::helpers::path_of(&link, "/reset/")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200, "the mailed link is not the live one");
+    let dropped: Vec<_> = app
+        .audit_events(Some("rhea"))
+        .await
+        .into_iter()
+        .filter(|e| e.event == "mail_dropped")
+        .collect();
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert!(
+        app.mail_queue().await.is_empty(),
+        "a message was left queued"
+    );
+}
+
 /// D3: a backup taken under concurrent sign-ins is 0600, verifies, holds no
 /// secret, leaves no temporary file, and any flipped byte makes it fail.
 #[tokio::test(flavor = "multi_thread")]
