@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config::{self, Config};
 use crate::control::client;
 use crate::control::protocol::{NewUser, RenewTarget, Request, UserChanges};
+use crate::domain::role::Role;
 use crate::domain::secret::Secret;
 
 mod output;
@@ -75,6 +76,9 @@ pub enum Command {
     /// Mail delivery.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Groups, which apps can require of their users.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Write a consistent online backup of all data to FILE (safe while serving; mode 0600).
     #[command(args_conflicts_with_subcommands = true)]
     Backup(BackupArgs),
@@ -119,6 +123,20 @@ pub struct BackupArgs {
 pub enum BackupCommand {
     /// Open a backup read-only, check its digest, integrity and schema, print counts.
     Verify { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Make a group (same characters as user names).
+    Add { group: String },
+    /// Remove a group; its members are taken out of it.
+    Remove { group: String },
+    /// Every group, with how many accounts are in it.
+    List,
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,8 +185,15 @@ pub enum UserCommand {
         name: Option<String>,
         #[arg(long)]
         agency: Option<String>,
-        #[arg(long, value_name = "true|false")]
+        /// An alias: `true` is `--role admin`, `false` is `--role user`.
+        #[arg(long, value_name = "true|false", conflicts_with = "role")]
         admin: Option<bool>,
+        /// What the account may do besides signing in.
+        #[arg(long, value_name = "user|helpdesk|admin", value_parser = parse_role)]
+        role: Option<Role>,
+        /// The account's whole set of groups, comma-separated (empty: none).
+        #[arg(long, value_name = "a,b")]
+        groups: Option<String>,
     },
     /// Disable an account; its sessions end at once.
     Disable { user: String },
@@ -201,6 +226,9 @@ pub struct AddArgs {
     /// Make the account an administrator.
     #[arg(long)]
     pub admin: bool,
+    /// An existing group the account belongs to (repeatable).
+    #[arg(long = "group", value_name = "G")]
+    pub groups: Vec<String>,
     #[arg(long)]
     pub agency: Option<String>,
     /// Last licensed day (YYYY-MM-DD) or `never`; default: license.default_term from today.
@@ -338,6 +366,13 @@ pub fn run_admin(cli: &Cli, config: &Config) -> anyhow::Result<()> {
             send: *send,
         },
         Command::Mail(MailCommand::Queue) => Request::MailQueue,
+        Command::Group(GroupCommand::Add { group }) => Request::GroupAdd {
+            name: group.clone(),
+        },
+        Command::Group(GroupCommand::Remove { group }) => Request::GroupRemove {
+            name: group.clone(),
+        },
+        Command::Group(GroupCommand::List) => Request::GroupList,
         Command::Mail(MailCommand::Test { address }) => return mail_test(config, address),
         Command::Backup(BackupArgs {
             command: Some(BackupCommand::Verify { file }),
@@ -386,6 +421,7 @@ fn user_request(cmd: &UserCommand) -> anyhow::Result<Request> {
             name: a.name.clone(),
             phone: a.phone.clone(),
             admin: a.admin,
+            groups: a.groups.clone(),
             agency: a.agency.clone(),
             license_expires: a.license_expires.clone(),
             password: if a.password_stdin {
@@ -412,6 +448,8 @@ fn user_request(cmd: &UserCommand) -> anyhow::Result<Request> {
             name,
             agency,
             admin,
+            role,
+            groups,
         } => Request::UserSet {
             username: user.clone(),
             changes: UserChanges {
@@ -420,6 +458,10 @@ fn user_request(cmd: &UserCommand) -> anyhow::Result<Request> {
                 name: name.clone(),
                 agency: agency.clone(),
                 admin: *admin,
+                role: *role,
+                groups: groups
+                    .as_ref()
+                    .map(|g| g.split(',').map(|n| n.trim().to_owned()).collect()),
             },
         },
         UserCommand::Disable { user } => Request::UserDisable {

@@ -296,6 +296,7 @@ pub fn new_user(username: &str, password: Option<&str>) -> NewUser {
         agency: None,
         license_expires: None,
         password: password.map(Secret::new),
+        groups: Vec::new(),
     }
 }
 

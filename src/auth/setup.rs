@@ -197,7 +197,7 @@ fn save_setup(
     let (mut user, event, detail) = match (t.kind, chosen.username, t.user) {
         (TokenKind::FirstAdmin, Some(name), _) => {
             let mut u = UserRecord::new(name, now);
-            u.admin = true;
+            u.role = crate::domain::role::Role::Admin;
             u.license_expires = Some(license::default_expiry(
                 license::today(),
                 chosen.license_term,

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::control::protocol::{AuditView, LicenseView, QueuedMail, Response, UserView};
+use crate::control::protocol::{AuditView, GroupView, LicenseView, QueuedMail, Response, UserView};
 
 pub fn print(response: &Response, json: bool) {
     match response {
@@ -54,6 +54,13 @@ pub fn print(response: &Response, json: bool) {
             match mailed_to {
                 Some(to) => println!("(also mailed to {to}; it works once)"),
                 None => println!("(it works once; give it only to the account's owner)"),
+            }
+        }
+        Response::Groups { groups } => {
+            if json {
+                groups.iter().for_each(line);
+            } else {
+                group_table(groups);
             }
         }
         Response::Queue { messages } => {
@@ -112,6 +119,8 @@ fn show_user(u: &UserView) {
         ("email", or_dash(&u.email)),
         ("phone", or_dash(&u.phone)),
         ("admin", u.admin.to_string()),
+        ("role", u.role.to_string()),
+        ("groups", u.groups.join(", ")),
         ("agency", or_dash(&u.agency)),
         ("disabled", u.disabled.to_string()),
         ("locked", u.locked.to_string()),
@@ -151,6 +160,14 @@ fn user_table(users: &[UserView]) {
         );
     }
     println!("{} account(s)", users.len());
+}
+
+fn group_table(groups: &[GroupView]) {
+    println!("{:<32} MEMBERS", "GROUP");
+    for g in groups {
+        println!("{:<32} {}", g.name, g.members);
+    }
+    println!("{} group(s)", groups.len());
 }
 
 fn license_table(licenses: &[LicenseView]) {

@@ -35,7 +35,7 @@ fn over_socket(mut stream: UnixStream, request: &Request) -> Result<Response, Op
         .read_line(&mut answer)
         .map_err(OpError::Socket)?;
     match serde_json::from_str::<Reply>(&answer) {
-        Ok(Reply::Ok(response)) => Ok(response),
+        Ok(Reply::Ok(response)) => Ok(*response),
         Ok(Reply::Error(e)) => Err(e.into()),
         Err(_) => Err(OpError::UnreadableAnswer),
     }

@@ -21,8 +21,18 @@ pub enum OpError {
     NoSuchAgency(String),
     #[error("{0} has no email address; give them the link instead")]
     NoEmail(String),
-    #[error("nothing to change: give --email, --phone, --name, --agency or --admin")]
+    #[error(
+        "nothing to change: give --email, --phone, --name, --agency, --role, --admin or --groups"
+    )]
     NothingToChange,
+    #[error("no such group: {0:?} (create it with `latchkey group add`)")]
+    NoSuchGroup(String),
+    #[error("a group named {0:?} already exists")]
+    GroupExists(String),
+    #[error("group name: {0}")]
+    GroupName(UsernameError),
+    #[error("{0}")]
+    Role(#[from] crate::domain::role::RoleError),
     #[error("--years must be at least 1")]
     ZeroYears,
     #[error("user name: {0}")]
@@ -97,7 +107,7 @@ pub enum ImportError {
     #[error("cannot read the header row: {0}")]
     Header(csv::Error),
     #[error(
-        "unknown column {0:?}; columns are username, email, name, phone, agency, license_expires, admin"
+        "unknown column {0:?}; columns are username, email, name, phone, agency, license_expires, admin, groups"
     )]
     UnknownColumn(String),
     #[error("column {0:?} appears twice")]

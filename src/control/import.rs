@@ -11,23 +11,34 @@ use jiff::civil::Date;
 use super::ops::{Ops, clean_text, parse_email, parse_phone};
 use super::protocol::{ImportError, OpError, Response};
 use crate::domain::license;
+use crate::domain::role::Role;
 use crate::domain::username::Username;
 use crate::store::audit::Event;
 use crate::store::users::UserRecord;
 
 const REQUIRED: [&str; 2] = ["username", "email"];
-const OPTIONAL: [&str; 5] = ["name", "phone", "agency", "license_expires", "admin"];
+const OPTIONAL: [&str; 6] = [
+    "name",
+    "phone",
+    "agency",
+    "license_expires",
+    "admin",
+    "groups",
+];
 
 pub fn run(ops: &Ops<'_>, csv_text: &str, send_invites: bool) -> Result<Response, OpError> {
-    let records = parse(csv_text, ops.default_expiry(), ops.store.now())?;
+    let mut records = parse(csv_text, ops.default_expiry(), ops.store.now())?;
     let count = records.len();
     ops.store.write(|tx| {
         let mut users_t = tx.users()?;
+        let groups_t = tx.groups()?;
         // Checked again inside the transaction: the table may have changed since parsing.
-        for (line, user) in &records {
+        for (line, user) in &mut records {
             if let Some(existing) = users_t.get(&user.key())? {
                 return Err(OpError::AlreadyExists(existing.username.into()).at_line(*line));
             }
+            user.groups = super::ops::resolve_groups(&groups_t, &user.groups)
+                .map_err(|e| e.at_line(*line))?;
         }
         let mut audit_t = tx.audit()?;
         for (_, user) in &records {
@@ -164,7 +175,12 @@ impl Row<'_> {
             name,
             email: Some(email),
             phone,
-            admin: self.admin()?,
+            role: if self.admin()? {
+                Role::Admin
+            } else {
+                Role::User
+            },
+            groups: self.groups()?,
             agency,
             license_expires,
             ..UserRecord::new(username.clone(), now)
@@ -173,6 +189,15 @@ impl Row<'_> {
 
     fn text(&self, name: &'static str) -> Result<Option<String>, OpError> {
         self.field(name).map(|v| clean_text(name, v)).transpose()
+    }
+
+    /// The `groups` cell: group names separated by commas (quote the cell).
+    fn groups(&self) -> Result<Vec<String>, OpError> {
+        let names = self.field("groups").unwrap_or("").split(',');
+        Ok(super::ops::group_names(names)?
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect())
     }
 
     fn admin(&self) -> Result<bool, ImportError> {
@@ -246,7 +271,7 @@ mod tests {
         assert_eq!(users.len(), 2);
         let (line, ann) = &users[0];
         assert_eq!((*line, ann.username.as_str()), (2, "ann"));
-        assert!(ann.admin);
+        assert!(ann.is_admin());
         assert_eq!(ann.license_expires, None);
         let (line, bob) = &users[1];
         assert_eq!(
@@ -256,7 +281,7 @@ mod tests {
             ),
             (4, Some("b@x.org"))
         );
-        assert!(!bob.admin);
+        assert!(!bob.is_admin());
         assert_eq!(bob.license_expires, Some(jiff::civil::date(2030, 1, 31)));
     }
 

@@ -11,12 +11,15 @@ use crate::auth::login::is_locked;
 use crate::auth::{links, setup};
 use crate::config::Config;
 use crate::domain::email::Email;
+use crate::domain::group::GroupName;
 use crate::domain::license;
 use crate::domain::password::NewPassword;
 use crate::domain::phone::Phone;
+use crate::domain::role::Role;
 use crate::domain::username::{Username, canonical_key};
 use crate::mail::Mailer;
 use crate::store::audit::{Event, Origin};
+use crate::store::groups::{GroupRecord, Groups};
 use crate::store::sessions::EndReason;
 use crate::store::users::{FindUser, UserRecord};
 use crate::store::{Store, StoreError};
@@ -50,6 +53,9 @@ impl Ops<'_> {
             Request::Audit { username, limit } => self.audit(username.as_deref(), limit),
             Request::ResetLink { username, send } => self.reset_link(&username, send),
             Request::MailQueue => self.mail_queue(),
+            Request::GroupAdd { name } => self.group_add(&name),
+            Request::GroupRemove { name } => self.group_remove(&name),
+            Request::GroupList => self.group_list(),
             Request::Backup { path } => self.backup(&path),
         }
     }
@@ -63,7 +69,9 @@ impl Ops<'_> {
             name: u.name.clone(),
             email: u.email.as_ref().map(ToString::to_string),
             phone: u.phone.as_ref().map(ToString::to_string),
-            admin: u.admin,
+            admin: u.is_admin(),
+            role: u.role,
+            groups: u.groups.clone(),
             agency: u.agency.clone(),
             disabled: u.disabled,
             locked: is_locked(u, now, self.auto_unlock()),
@@ -104,7 +112,7 @@ impl Ops<'_> {
             name,
             email: Some(email),
             phone,
-            admin: new.admin,
+            role: if new.admin { Role::Admin } else { Role::User },
             agency,
             license_expires,
             ..UserRecord::new(username.clone(), now)
@@ -117,6 +125,7 @@ impl Ops<'_> {
             if let Some(existing) = users_t.get(username.key())? {
                 return Err(OpError::AlreadyExists(existing.username.into()));
             }
+            user.groups = resolve_groups(&tx.groups()?, &new.groups)?;
             users_t.put(&user)?;
             let token = match user.password_hash {
                 Some(_) => None,
@@ -176,10 +185,157 @@ impl Ops<'_> {
         Ok(Response::Done { message })
     }
 
-    fn user_set(&self, name: &str, c: UserChanges) -> Result<Response, OpError> {
+    fn user_set(&self, name: &str, mut c: UserChanges) -> Result<Response, OpError> {
         if c.is_empty() {
             return Err(OpError::NothingToChange);
         }
+        let role = match (c.role.take(), c.admin.take()) {
+            (Some(role), _) => Some(role),
+            (None, Some(true)) => Some(Role::Admin),
+            (None, Some(false)) => Some(Role::User),
+            (None, None) => None,
+        };
+        let groups = c.groups.take();
+        // Everything is checked before anything is written; only an unknown
+        // group is found inside a transaction, and that one is written first.
+        if let Some(names) = &groups {
+            group_names(names.iter().map(String::as_str))?;
+        }
+        Self::check_fields(&c)?;
+        let mut messages = Vec::new();
+        if let Some(names) = groups {
+            messages.push(self.update_in_groups(name, &names)?);
+        }
+        if let Some(role) = role {
+            messages.push(self.update(name, Event::RoleChanged, |u| {
+                let before = std::mem::replace(&mut u.role, role);
+                Ok(format!("role {before} -> {role}"))
+            })?);
+        }
+        if !c.is_empty() {
+            messages.push(self.user_fields(name, c)?);
+        }
+        let message = messages
+            .into_iter()
+            .filter_map(|r| match r {
+                Response::Done { message } => Some(message),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        Ok(Response::Done { message })
+    }
+
+    /// `user set --groups`: the account's whole set of groups, which must exist.
+    fn update_in_groups(&self, name: &str, names: &[String]) -> Result<Response, OpError> {
+        let message = self.store.write(|tx| {
+            let groups = resolve_groups(&tx.groups()?, names)?;
+            let mut users_t = tx.users()?;
+            let mut user = find(&users_t, name)?;
+            user.groups = groups;
+            users_t.put(&user)?;
+            let detail = match user.groups.as_slice() {
+                [] => "in no group".to_owned(),
+                groups => format!("groups {}", groups.join(", ")),
+            };
+            self.audit_in(
+                tx,
+                Event::GroupChanged,
+                user.username.as_str(),
+                Some(detail.clone()),
+            )?;
+            Ok::<_, OpError>(format!("{}: {detail}", user.username))
+        })?;
+        Ok(Response::Done { message })
+    }
+
+    fn group_add(&self, name: &str) -> Result<Response, OpError> {
+        let group = GroupName::parse(name).map_err(OpError::GroupName)?;
+        let message = self.store.write(|tx| {
+            let mut groups_t = tx.groups()?;
+            if let Some(existing) = groups_t.get(group.key())? {
+                return Err(OpError::GroupExists(existing.name.into()));
+            }
+            groups_t.put(&GroupRecord {
+                name: group.clone(),
+                created_at: tx.now(),
+            })?;
+            let detail = format!("group {group} created");
+            tx.record(
+                Event::GroupChanged,
+                None,
+                &self.origin,
+                Some(detail.clone()),
+            )?;
+            Ok::<_, OpError>(detail)
+        })?;
+        Ok(Response::Done { message })
+    }
+
+    /// Removes a group and takes every member out of it, in one transaction.
+    fn group_remove(&self, name: &str) -> Result<Response, OpError> {
+        let group = GroupName::parse(name).map_err(OpError::GroupName)?;
+        let message = self.store.write(|tx| {
+            let Some(record) = tx.groups()?.get(group.key())? else {
+                return Err(OpError::NoSuchGroup(group.as_str().to_owned()));
+            };
+            let mut users_t = tx.users()?;
+            let in_group = |g: &String| canonical_key(g) == group.key();
+            let members = users_t.keys_where(|u| u.groups.iter().any(in_group))?;
+            for key in &members {
+                if let Some(mut user) = users_t.get(key)? {
+                    user.groups.retain(|g| !in_group(g));
+                    users_t.put(&user)?;
+                }
+            }
+            drop(users_t);
+            tx.groups()?.remove(group.key())?;
+            let detail = format!(
+                "group {} removed; {} member(s) taken out of it",
+                record.name,
+                members.len()
+            );
+            tx.record(
+                Event::GroupChanged,
+                None,
+                &self.origin,
+                Some(detail.clone()),
+            )?;
+            Ok::<_, OpError>(detail)
+        })?;
+        Ok(Response::Done { message })
+    }
+
+    fn group_list(&self) -> Result<Response, OpError> {
+        let groups = self.store.read(|tx| {
+            let users = tx.users()?;
+            tx.groups()?
+                .all()?
+                .into_iter()
+                .map(|g| {
+                    let members = users
+                        .keys_where(|u| u.groups.iter().any(|n| canonical_key(n) == g.name.key()))?
+                        .len() as u64;
+                    Ok(GroupView {
+                        name: g.name.into(),
+                        members,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })?;
+        Ok(Response::Groups { groups })
+    }
+
+    fn check_fields(c: &UserChanges) -> Result<(), OpError> {
+        c.email.as_deref().map(parse_email).transpose()?;
+        c.phone.as_deref().map(parse_optional_phone).transpose()?;
+        given(&c.name, |n| optional_text("name", n))?;
+        given(&c.agency, |a| optional_text("agency", a))?;
+        Ok(())
+    }
+
+    /// `user set` for the account's own fields (email, phone, name, agency).
+    fn user_fields(&self, name: &str, c: UserChanges) -> Result<Response, OpError> {
         let email = c.email.as_deref().map(parse_email).transpose()?;
         let phone = c.phone.as_deref().map(parse_optional_phone).transpose()?;
         let display = given(&c.name, |n| optional_text("name", n))?;
@@ -201,10 +357,6 @@ impl Ops<'_> {
             if let Some(a) = agency {
                 u.agency = a;
                 fields.push("agency");
-            }
-            if let Some(admin) = c.admin {
-                u.admin = admin;
-                fields.push("admin");
             }
             Ok(format!("changed {}", fields.join(", ")))
         })
@@ -372,4 +524,34 @@ fn optional_text(field: &'static str, text: &str) -> Result<Option<String>, OpEr
     } else {
         clean_text(field, text).map(Some)
     }
+}
+
+/// Group names from `--groups a,b`, `--group` or a CSV cell: each checked,
+/// blanks skipped, repeats (by key) dropped, in key order.
+pub(super) fn group_names<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<GroupName>, OpError> {
+    let mut groups: Vec<GroupName> = names
+        .into_iter()
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| GroupName::parse(n).map_err(OpError::GroupName))
+        .collect::<Result<_, _>>()?;
+    groups.sort_by(|a, b| a.key().cmp(b.key()));
+    groups.dedup_by(|a, b| a.key() == b.key());
+    Ok(groups)
+}
+
+/// The names of existing groups as each was made, for `names` (any case),
+/// in key order; the first unknown one is an error.
+pub(super) fn resolve_groups<T: redb::ReadableTable<&'static str, &'static [u8]>>(
+    groups_t: &Groups<T>,
+    names: &[String],
+) -> Result<Vec<String>, OpError> {
+    group_names(names.iter().map(String::as_str))?
+        .iter()
+        .map(|g| match groups_t.get(g.key())? {
+            Some(record) => Ok(record.name.as_str().to_owned()),
+            None => Err(OpError::NoSuchGroup(g.as_str().to_owned())),
+        })
+        .collect()
 }

@@ -8,6 +8,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 pub use super::error::{ImportError, OpError, TextError};
+use crate::domain::role::Role;
 use crate::domain::secret::Secret;
 use crate::store::audit::AuditRecord;
 
@@ -70,6 +71,14 @@ pub enum Request {
         send: bool,
     },
     MailQueue,
+    GroupAdd {
+        name: String,
+    },
+    /// Removes the group and takes every member out of it.
+    GroupRemove {
+        name: String,
+    },
+    GroupList,
     /// Write a consistent backup to this absolute path.
     Backup {
         path: std::path::PathBuf,
@@ -96,6 +105,9 @@ impl Request {
             Request::Audit { .. } => "audit",
             Request::ResetLink { .. } => "reset-link",
             Request::MailQueue => "mail queue",
+            Request::GroupAdd { .. } => "group add",
+            Request::GroupRemove { .. } => "group remove",
+            Request::GroupList => "group list",
             Request::Backup { .. } => "backup",
         }
     }
@@ -113,6 +125,9 @@ pub struct NewUser {
     pub license_expires: Option<String>,
     /// From `--password-stdin`; absent means "issue a setup link".
     pub password: Option<Secret>,
+    /// Names of existing groups (`--group`).
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -121,7 +136,13 @@ pub struct UserChanges {
     pub phone: Option<String>,
     pub name: Option<String>,
     pub agency: Option<String>,
+    /// `--admin true|false`: an alias for `--role admin` / `--role user`.
     pub admin: Option<bool>,
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// `--groups a,b`: the account's whole set of groups (empty: none).
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
 }
 
 impl UserChanges {
@@ -131,6 +152,8 @@ impl UserChanges {
             && self.name.is_none()
             && self.agency.is_none()
             && self.admin.is_none()
+            && self.role.is_none()
+            && self.groups.is_none()
     }
 }
 
@@ -174,6 +197,9 @@ pub enum Response {
     Queue {
         messages: Vec<QueuedMail>,
     },
+    Groups {
+        groups: Vec<GroupView>,
+    },
     /// A backup was written (or checked, or restored).
     Backup {
         path: std::path::PathBuf,
@@ -203,7 +229,11 @@ pub struct UserView {
     pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// `role == admin`, kept for scripts written before roles.
     pub admin: bool,
+    pub role: Role,
+    /// Group names, as they were typed when each group was made.
+    pub groups: Vec<String>,
     pub agency: Option<String>,
     pub disabled: bool,
     pub locked: bool,
@@ -212,6 +242,13 @@ pub struct UserView {
     pub password_changed_at: Option<Timestamp>,
     pub password_expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
+}
+
+/// A group as `group list` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GroupView {
+    pub name: String,
+    pub members: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -272,14 +309,14 @@ impl From<WireError> for OpError {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reply {
-    Ok(Response),
+    Ok(Box<Response>),
     Error(WireError),
 }
 
 impl From<Result<Response, OpError>> for Reply {
     fn from(result: Result<Response, OpError>) -> Self {
         match result {
-            Ok(response) => Reply::Ok(response),
+            Ok(response) => Reply::Ok(Box::new(response)),
             Err(e) => Reply::Error(WireError::from(&e)),
         }
     }

@@ -30,9 +30,11 @@ macro_rules! text_type {
 
 pub mod clock;
 pub mod email;
+pub mod group;
 pub mod license;
 pub mod password;
 pub mod phone;
+pub mod role;
 pub mod secret;
 pub mod time_left;
 pub mod token;

@@ -36,6 +36,10 @@ pub enum Event {
     CsrfRejected,
     /// A queued message could not be delivered before its link expired.
     MailDropped,
+    /// A group was made or removed, or an account's groups were set.
+    GroupChanged,
+    /// An account's role changed.
+    RoleChanged,
 }
 
 impl Event {

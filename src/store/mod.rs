@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod groups;
 pub mod outbox;
 pub mod sessions;
 pub mod tables;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 use crate::domain::clock::Clock;
 
 use audit::Audit;
+use groups::Groups;
 use outbox::Outbox;
 use sessions::Sessions;
 use tables::{
@@ -330,6 +332,10 @@ impl Read {
         Ok(Users::new(self.tx.open_table(USERS)?))
     }
 
+    pub fn groups(&self) -> Result<Groups<ReadTable<&'static str>>, StoreError> {
+        Ok(Groups::new(self.tx.open_table(tables::GROUPS)?))
+    }
+
     pub fn sessions(&self) -> Result<Sessions<ReadTable<&'static [u8]>>, StoreError> {
         Ok(Sessions::new(
             self.tx.open_table(SESSIONS)?,
@@ -362,6 +368,10 @@ impl Write {
 
     pub fn users(&self) -> Result<Users<WriteTable<'_, &'static str>>, StoreError> {
         Ok(Users::new(self.tx.open_table(USERS)?))
+    }
+
+    pub fn groups(&self) -> Result<Groups<WriteTable<'_, &'static str>>, StoreError> {
+        Ok(Groups::new(self.tx.open_table(tables::GROUPS)?))
     }
 
     pub fn sessions(&self) -> Result<Sessions<WriteTable<'_, &'static [u8]>>, StoreError> {

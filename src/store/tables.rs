@@ -9,7 +9,7 @@ use redb::{MultimapTableDefinition, TableDefinition, WriteTransaction};
 use super::StoreError;
 
 /// The schema this build writes. Bump it and add a step to [`MIGRATIONS`].
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Small settings of the file itself: `schema_version`, `csrf_key`.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -31,6 +31,8 @@ pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 /// The outbox by next attempt: key `next_attempt_at` (microseconds, big-endian)
 /// then the message id (big-endian), value empty; the first key is due soonest.
 pub const OUTBOX_DUE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox_due");
+/// Groups, keyed by the canonical group name; accounts list the keys of theirs.
+pub const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
 
 /// A table of any key type, for code that treats every table alike.
 #[derive(Clone, Copy)]
@@ -103,6 +105,11 @@ pub const ALL: &[TableInfo] = &[
         since: 4,
         voided_on_restore: true,
     },
+    TableInfo {
+        table: AnyTable::Str(GROUPS),
+        since: 5,
+        voided_on_restore: false,
+    },
 ];
 
 pub const KEY_SCHEMA_VERSION: &str = "schema_version";
@@ -117,6 +124,7 @@ const MIGRATIONS: &[Migration] = &[
     create_outbox,
     create_ended_sessions,
     index_outbox_by_due_time,
+    add_groups_and_roles,
 ];
 
 fn create_initial_tables(tx: &WriteTransaction) -> Result<(), StoreError> {
@@ -156,6 +164,35 @@ fn index_outbox_by_due_time(tx: &WriteTransaction) -> Result<(), StoreError> {
             super::outbox::due_key(record.next_attempt_at, id.value()).as_slice(),
             [].as_slice(),
         )?;
+    }
+    Ok(())
+}
+
+/// Version 5: groups, and a role per account in place of the admin flag
+/// (`"admin": true` becomes `"role": "admin"`; everyone else is a `user`).
+fn add_groups_and_roles(tx: &WriteTransaction) -> Result<(), StoreError> {
+    use redb::ReadableTable;
+    tx.open_table(GROUPS)?;
+    let mut users = tx.open_table(USERS)?;
+    let mut rewritten = Vec::new();
+    for entry in users.iter()? {
+        let (key, bytes) = entry?;
+        let mut record: serde_json::Value = super::decode("users", bytes.value())?;
+        let Some(fields) = record.as_object_mut() else {
+            return Err(StoreError::Corrupt {
+                table: "users",
+                detail: format!("the record of {:?} is not a JSON object", key.value()),
+            });
+        };
+        if let Some(admin) = fields.remove("admin") {
+            if admin == serde_json::Value::Bool(true) {
+                fields.insert("role".into(), "admin".into());
+            }
+            rewritten.push((key.value().to_owned(), record));
+        }
+    }
+    for (key, record) in rewritten {
+        users.insert(key.as_str(), super::encode(&record).as_slice())?;
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use super::{StoreError, encode, get_json};
 use crate::domain::email::Email;
 use crate::domain::password::PasswordHash;
 use crate::domain::phone::Phone;
+use crate::domain::role::Role;
 use crate::domain::username::Username;
 
 const NAME: &str = "users";
@@ -26,8 +27,14 @@ pub struct UserRecord {
     pub email: Option<Email>,
     #[serde(default)]
     pub phone: Option<Phone>,
+    /// What the account may do besides signing in (schema 5; before it, an
+    /// `admin` flag the migration turned into this).
     #[serde(default)]
-    pub admin: bool,
+    pub role: Role,
+    /// Its groups' names as each group was made, in key order; membership
+    /// is matched by the canonical key ([`crate::domain::group::GroupName::key`]).
+    #[serde(default)]
+    pub groups: Vec<String>,
     #[serde(default)]
     pub agency: Option<String>,
     #[serde(default)]
@@ -73,7 +80,8 @@ impl UserRecord {
             name: None,
             email: None,
             phone: None,
-            admin: false,
+            role: Role::User,
+            groups: Vec::new(),
             agency: None,
             disabled: false,
             password_hash: None,
@@ -94,6 +102,10 @@ impl UserRecord {
     /// The lookup key of this record.
     pub fn key(&self) -> String {
         self.username.key().to_owned()
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
     }
 
     pub fn display_name(&self) -> &str {
@@ -215,8 +227,42 @@ mod tests {
         );
         assert_eq!(user.password_history.len(), 1);
         let again: serde_json::Value = serde_json::from_slice(&encode(&user)).unwrap();
-        let before: serde_json::Value = serde_json::from_str(stored).unwrap();
+        let mut before: serde_json::Value = serde_json::from_str(stored).unwrap();
+        // Schema 5 turned `admin` into `role` (the migration rewrites the record).
+        let fields = before.as_object_mut().unwrap();
+        fields.remove("admin");
+        fields.insert("role".into(), "user".into());
+        fields.insert("groups".into(), serde_json::json!([]));
         assert_eq!(again, before);
+    }
+
+    /// Schema 5: an administrator of a schema 4 file is an `admin` after the
+    /// upgrade, everyone else a `user`, and nothing else in the record moves.
+    #[test]
+    fn the_upgrade_turns_the_admin_flag_into_a_role() {
+        use crate::store::tables::{self, USERS};
+        use redb::ReadableTable;
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("t.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        tables::migrate_to(&tx, 4).unwrap();
+        {
+            let mut users = tx.open_table(USERS).unwrap();
+            for (key, admin) in [("ann", true), ("bob", false)] {
+                let json = format!(
+                    r#"{{"username":"{key}","admin":{admin},"agency":"North","created_at":"2026-01-01T00:00:00Z"}}"#
+                );
+                users.insert(key, json.as_bytes()).unwrap();
+            }
+        }
+        tables::migrate(&tx, 4).unwrap();
+        let users = Users::new(tx.open_table(USERS).unwrap());
+        let ann = users.get("ann").unwrap().unwrap();
+        let bob = users.get("bob").unwrap().unwrap();
+        assert_eq!((ann.role, bob.role), (Role::Admin, Role::User));
+        assert_eq!(ann.agency.as_deref(), Some("North"));
+        let raw = users.table.get("ann").unwrap().unwrap().value().to_vec();
+        assert!(!String::from_utf8(raw).unwrap().contains("\"admin\":"));
     }
 
     /// Fields added later default; a value that no longer parses is a

@@ -13,12 +13,14 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// The fields of `user show --json`, in the contract's order.
-const USER_FIELDS: [&str; 13] = [
+const USER_FIELDS: [&str; 15] = [
     "username",
     "name",
     "email",
     "phone",
     "admin",
+    "role",
+    "groups",
     "agency",
     "disabled",
     "locked",
@@ -627,4 +629,162 @@ fn data_files_are_private() {
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&dir.join("latchkey.redb")), 0o600);
+}
+
+/// CONTRACT 7: `group add/list/remove`; names follow the user-name rules and
+/// match in any case; removing a group takes its members out of it.
+#[test]
+fn groups_are_made_listed_joined_and_removed() {
+    let (_t, dir) = data_dir();
+    add(&dir, "first", &[]); // creates the data directory
+    ok(&dir, &["group", "add", "Intake"]);
+    ok(&dir, &["group", "add", "shelter-staff"]);
+    assert!(fails(&dir, &["group", "add", "intake"]).contains("already exists"));
+    assert!(fails(&dir, &["group", "add", "two words"]).contains("group name"));
+
+    add(&dir, "gina", &["--group", "INTAKE"]);
+    assert_eq!(show(&dir, "gina")["groups"], serde_json::json!(["Intake"]));
+    ok(
+        &dir,
+        &["user", "set", "gina", "--groups", "shelter-staff, intake"],
+    );
+    assert_eq!(
+        show(&dir, "gina")["groups"],
+        serde_json::json!(["Intake", "shelter-staff"])
+    );
+    let err = fails(&dir, &["user", "set", "gina", "--groups", "intake,nope"]);
+    assert!(
+        err.contains("no such group") && err.contains("nope"),
+        "{err}"
+    );
+    assert_eq!(
+        show(&dir, "gina")["groups"],
+        serde_json::json!(["Intake", "shelter-staff"]),
+        "a refused change changed something"
+    );
+    assert!(
+        fails(
+            &dir,
+            &[
+                "user",
+                "add",
+                "hal",
+                "--email",
+                "hal@example.org",
+                "--group",
+                "nope"
+            ]
+        )
+        .contains("no such group")
+    );
+    assert_eq!(
+        code(&run(&dir, &["user", "show", "hal"])),
+        1,
+        "hal was created anyway"
+    );
+
+    let listed = json_lines(&ok(&dir, &["group", "list", "--json"]));
+    assert_eq!(
+        listed,
+        vec![
+            serde_json::json!({"name": "Intake", "members": 1}),
+            serde_json::json!({"name": "shelter-staff", "members": 1}),
+        ]
+    );
+    ok(&dir, &["group", "remove", "INTAKE"]);
+    assert_eq!(
+        show(&dir, "gina")["groups"],
+        serde_json::json!(["shelter-staff"])
+    );
+    assert!(fails(&dir, &["group", "remove", "intake"]).contains("no such group"));
+    ok(&dir, &["user", "set", "gina", "--groups", ""]);
+    assert_eq!(show(&dir, "gina")["groups"], serde_json::json!([]));
+
+    let audit = ok(&dir, &["audit", "--json", "--limit", "100"]);
+    let changed = json_lines(&audit)
+        .into_iter()
+        .filter(|e| e["event"] == "group_changed")
+        .count();
+    // Two groups made, gina's set once (her first group came with user_created),
+    // one group removed, then her groups set to none.
+    assert_eq!(changed, 5, "{audit}");
+}
+
+/// CONTRACT 7: `user set --role`, with `--admin true|false` as its alias,
+/// audited as `role_changed`; a bad role changes nothing.
+#[test]
+fn roles_are_set_shown_and_audited() {
+    let (_t, dir) = data_dir();
+    add(&dir, "rita", &[]);
+    assert_eq!(show(&dir, "rita")["role"], "user");
+    ok(&dir, &["user", "set", "rita", "--role", "helpdesk"]);
+    let v = show(&dir, "rita");
+    assert_eq!(
+        (v["role"].as_str(), v["admin"].as_bool()),
+        (Some("helpdesk"), Some(false))
+    );
+    ok(&dir, &["user", "set", "rita", "--admin", "true"]);
+    let v = show(&dir, "rita");
+    assert_eq!(
+        (v["role"].as_str(), v["admin"].as_bool()),
+        (Some("admin"), Some(true))
+    );
+    ok(&dir, &["user", "set", "rita", "--admin", "false"]);
+    assert_eq!(show(&dir, "rita")["role"], "user");
+    let o = run(&dir, &["user", "set", "rita", "--role", "root"]);
+    assert_eq!(code(&o), 2, "a bad value is a usage error: {}", stderr(&o));
+    assert_eq!(show(&dir, "rita")["role"], "user");
+    add(&dir, "adam", &["--admin"]);
+    assert_eq!(show(&dir, "adam")["role"], "admin");
+
+    let audit = ok(&dir, &["audit", "--json", "--user", "rita"]);
+    let roles: Vec<String> = json_lines(&audit)
+        .into_iter()
+        .filter(|e| e["event"] == "role_changed")
+        .map(|e| e["detail"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "role user -> helpdesk",
+            "role helpdesk -> admin",
+            "role admin -> user"
+        ]
+    );
+}
+
+/// CONTRACT 7: a `groups` column in `user import` (names separated by
+/// commas in a quoted cell); an unknown group fails the whole file, naming its line.
+#[test]
+fn import_takes_a_groups_column() {
+    let (t, dir) = data_dir();
+    add(&dir, "first", &[]); // creates the data directory
+    ok(&dir, &["group", "add", "Intake"]);
+    ok(&dir, &["group", "add", "food"]);
+    let file = t.path().join("staff.csv");
+    std::fs::write(
+        &file,
+        "username,email,groups\numa,uma@example.org,\"intake,FOOD\"\nvic,vic@example.org,\n",
+    )
+    .unwrap();
+    ok(&dir, &["user", "import", file.to_str().unwrap()]);
+    assert_eq!(
+        show(&dir, "uma")["groups"],
+        serde_json::json!(["food", "Intake"])
+    );
+    assert_eq!(show(&dir, "vic")["groups"], serde_json::json!([]));
+
+    let err = import_fails(
+        &dir,
+        "username,email,groups\nwes,wes@example.org,food\nxia,xia@example.org,nope\n",
+    );
+    assert!(
+        err.contains("line 3") && err.contains("no such group"),
+        "{err}"
+    );
+    assert_eq!(
+        code(&run(&dir, &["user", "show", "wes"])),
+        1,
+        "half an import was written"
+    );
 }

@@ -78,6 +78,23 @@ async fn user_added_while_serving_signs_in_at_once() {
     assert_eq!(location(&res), "/");
 }
 
+/// CONTRACT 7: groups and roles change through the socket while serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_and_roles_change_while_serving() {
+    let app = spawn_app().await;
+    app.add_user("gus", PASSWORD).await;
+    assert_ok(&app.cli(&["group", "add", "Intake"]));
+    assert_ok(&app.cli(&[
+        "user", "set", "gus", "--groups", "intake", "--role", "helpdesk",
+    ]));
+    let user = app.show_user("gus").await;
+    assert_eq!(user.groups, ["Intake"]);
+    assert_eq!(user.role, latchkey::domain::role::Role::Helpdesk);
+    let listed = app.cli(&["group", "list", "--json"]);
+    assert_ok(&listed);
+    assert_eq!(stdout(&listed).trim(), r#"{"name":"Intake","members":1}"#);
+}
+
 /// CONTRACT 3 (`unlock`): the binary unlocks an account on the live server.
 #[tokio::test(flavor = "multi_thread")]
 async fn unlock_while_serving_restores_sign_in() {

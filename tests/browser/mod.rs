@@ -49,11 +49,8 @@ async fn add_user(app: &TestApp, username: &str, name: &str) {
     app.admin(Request::UserSet {
         username: username.into(),
         changes: UserChanges {
-            email: None,
-            phone: None,
             name: Some(name.into()),
-            agency: None,
-            admin: None,
+            ..UserChanges::default()
         },
     })
     .await
