@@ -1,1 +1,0 @@
-/work/main/bench/load/target/release/latchkey-bench-load: /work/main/bench/load/src/main.rs
