@@ -22,7 +22,7 @@ use crate::store::audit::{Event, Origin};
 use crate::store::groups::{GroupRecord, Groups};
 use crate::store::sessions::EndReason;
 use crate::store::users::{FindUser, UserRecord};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Write};
 
 /// Everything a command needs: the store, the config and who is asking.
 pub struct Ops<'a> {
@@ -169,178 +169,67 @@ impl Ops<'_> {
         event: Event,
         change: impl FnOnce(&mut UserRecord) -> Result<String, OpError>,
     ) -> Result<Response, OpError> {
+        self.update_audited(name, |_, u| Ok(vec![(event, change(u)?)]))
+    }
+
+    /// Loads one account, lets `change` edit it (reading other tables of the
+    /// same transaction), saves it and audits every event `change` returns,
+    /// all in one transaction.
+    fn update_audited(
+        &self,
+        name: &str,
+        change: impl FnOnce(&Write, &mut UserRecord) -> Result<Vec<(Event, String)>, OpError>,
+    ) -> Result<Response, OpError> {
         let message = self.store.write(|tx| {
             let mut users_t = tx.users()?;
             let mut user = find(&users_t, name)?;
             let email_before = user.email.clone();
-            let detail = change(&mut user)?;
+            let events = change(tx, &mut user)?;
             users_t.put(&user)?;
             if user.email != email_before {
                 // Links mailed to the old address must die with it (SECURITY R5).
                 links::void_all(&mut tx.tokens()?, &user.key())?;
             }
-            self.audit_in(tx, event, user.username.as_str(), Some(detail.clone()))?;
-            Ok::<_, OpError>(format!("{}: {detail}", user.username))
+            let mut lines = Vec::new();
+            for (event, detail) in events {
+                lines.push(format!("{}: {detail}", user.username));
+                self.audit_in(tx, event, user.username.as_str(), Some(detail))?;
+            }
+            Ok::<_, OpError>(lines.join("\n"))
         })?;
         Ok(Response::Done { message })
     }
 
-    fn user_set(&self, name: &str, mut c: UserChanges) -> Result<Response, OpError> {
+    /// `user set`: every change checked first, then made and audited in one
+    /// transaction (`group_changed`, `role_changed`, `user_updated`).
+    fn user_set(&self, name: &str, c: UserChanges) -> Result<Response, OpError> {
         if c.is_empty() {
             return Err(OpError::NothingToChange);
         }
-        let role = match (c.role.take(), c.admin.take()) {
+        let role = match (c.role, c.admin) {
             (Some(role), _) => Some(role),
             (None, Some(true)) => Some(Role::Admin),
             (None, Some(false)) => Some(Role::User),
             (None, None) => None,
         };
-        let groups = c.groups.take();
-        // Everything is checked before anything is written; only an unknown
-        // group is found inside a transaction, and that one is written first.
-        if let Some(names) = &groups {
-            group_names(names.iter().map(String::as_str))?;
-        }
-        Self::check_fields(&c)?;
-        let mut messages = Vec::new();
-        if let Some(names) = groups {
-            messages.push(self.update_in_groups(name, &names)?);
-        }
-        if let Some(role) = role {
-            messages.push(self.update(name, Event::RoleChanged, |u| {
-                let before = std::mem::replace(&mut u.role, role);
-                Ok(format!("role {before} -> {role}"))
-            })?);
-        }
-        if !c.is_empty() {
-            messages.push(self.user_fields(name, c)?);
-        }
-        let message = messages
-            .into_iter()
-            .filter_map(|r| match r {
-                Response::Done { message } => Some(message),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        Ok(Response::Done { message })
-    }
-
-    /// `user set --groups`: the account's whole set of groups, which must exist.
-    fn update_in_groups(&self, name: &str, names: &[String]) -> Result<Response, OpError> {
-        let message = self.store.write(|tx| {
-            let groups = resolve_groups(&tx.groups()?, names)?;
-            let mut users_t = tx.users()?;
-            let mut user = find(&users_t, name)?;
-            user.groups = groups;
-            users_t.put(&user)?;
-            let detail = match user.groups.as_slice() {
-                [] => "in no group".to_owned(),
-                groups => format!("groups {}", groups.join(", ")),
-            };
-            self.audit_in(
-                tx,
-                Event::GroupChanged,
-                user.username.as_str(),
-                Some(detail.clone()),
-            )?;
-            Ok::<_, OpError>(format!("{}: {detail}", user.username))
-        })?;
-        Ok(Response::Done { message })
-    }
-
-    fn group_add(&self, name: &str) -> Result<Response, OpError> {
-        let group = GroupName::parse(name).map_err(OpError::GroupName)?;
-        let message = self.store.write(|tx| {
-            let mut groups_t = tx.groups()?;
-            if let Some(existing) = groups_t.get(group.key())? {
-                return Err(OpError::GroupExists(existing.name.into()));
-            }
-            groups_t.put(&GroupRecord {
-                name: group.clone(),
-                created_at: tx.now(),
-            })?;
-            let detail = format!("group {group} created");
-            tx.record(
-                Event::GroupChanged,
-                None,
-                &self.origin,
-                Some(detail.clone()),
-            )?;
-            Ok::<_, OpError>(detail)
-        })?;
-        Ok(Response::Done { message })
-    }
-
-    /// Removes a group and takes every member out of it, in one transaction.
-    fn group_remove(&self, name: &str) -> Result<Response, OpError> {
-        let group = GroupName::parse(name).map_err(OpError::GroupName)?;
-        let message = self.store.write(|tx| {
-            let Some(record) = tx.groups()?.get(group.key())? else {
-                return Err(OpError::NoSuchGroup(group.as_str().to_owned()));
-            };
-            let mut users_t = tx.users()?;
-            let in_group = |g: &String| canonical_key(g) == group.key();
-            let members = users_t.keys_where(|u| u.groups.iter().any(in_group))?;
-            for key in &members {
-                if let Some(mut user) = users_t.get(key)? {
-                    user.groups.retain(|g| !in_group(g));
-                    users_t.put(&user)?;
-                }
-            }
-            drop(users_t);
-            tx.groups()?.remove(group.key())?;
-            let detail = format!(
-                "group {} removed; {} member(s) taken out of it",
-                record.name,
-                members.len()
-            );
-            tx.record(
-                Event::GroupChanged,
-                None,
-                &self.origin,
-                Some(detail.clone()),
-            )?;
-            Ok::<_, OpError>(detail)
-        })?;
-        Ok(Response::Done { message })
-    }
-
-    fn group_list(&self) -> Result<Response, OpError> {
-        let groups = self.store.read(|tx| {
-            let users = tx.users()?;
-            tx.groups()?
-                .all()?
-                .into_iter()
-                .map(|g| {
-                    let members = users
-                        .keys_where(|u| u.groups.iter().any(|n| canonical_key(n) == g.name.key()))?
-                        .len() as u64;
-                    Ok(GroupView {
-                        name: g.name.into(),
-                        members,
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()
-        })?;
-        Ok(Response::Groups { groups })
-    }
-
-    fn check_fields(c: &UserChanges) -> Result<(), OpError> {
-        c.email.as_deref().map(parse_email).transpose()?;
-        c.phone.as_deref().map(parse_optional_phone).transpose()?;
-        given(&c.name, |n| optional_text("name", n))?;
-        given(&c.agency, |a| optional_text("agency", a))?;
-        Ok(())
-    }
-
-    /// `user set` for the account's own fields (email, phone, name, agency).
-    fn user_fields(&self, name: &str, c: UserChanges) -> Result<Response, OpError> {
         let email = c.email.as_deref().map(parse_email).transpose()?;
         let phone = c.phone.as_deref().map(parse_optional_phone).transpose()?;
         let display = given(&c.name, |n| optional_text("name", n))?;
         let agency = given(&c.agency, |a| optional_text("agency", a))?;
-        self.update(name, Event::UserUpdated, |u| {
+        self.update_audited(name, |tx, u| {
+            let mut events = Vec::new();
+            if let Some(names) = &c.groups {
+                u.groups = resolve_groups(&tx.groups()?, names)?;
+                let detail = match u.groups.as_slice() {
+                    [] => "in no group".to_owned(),
+                    groups => format!("groups {}", groups.join(", ")),
+                };
+                events.push((Event::GroupChanged, detail));
+            }
+            if let Some(role) = role {
+                let before = std::mem::replace(&mut u.role, role);
+                events.push((Event::RoleChanged, format!("role {before} -> {role}")));
+            }
             let mut fields = Vec::new();
             if let Some(e) = email {
                 u.email = Some(e);
@@ -358,8 +247,91 @@ impl Ops<'_> {
                 u.agency = a;
                 fields.push("agency");
             }
-            Ok(format!("changed {}", fields.join(", ")))
+            if !fields.is_empty() {
+                events.push((Event::UserUpdated, format!("changed {}", fields.join(", "))));
+            }
+            Ok(events)
         })
+    }
+
+    fn group_add(&self, name: &str) -> Result<Response, OpError> {
+        let group = GroupName::parse(name).map_err(OpError::GroupName)?;
+        self.group_change(|tx| {
+            let mut groups_t = tx.groups()?;
+            if let Some(existing) = groups_t.get(group.key())? {
+                return Err(OpError::GroupExists(existing.name.into()));
+            }
+            groups_t.put(&GroupRecord {
+                name: group.clone(),
+                created_at: tx.now(),
+            })?;
+            Ok(format!("group {group} created"))
+        })
+    }
+
+    /// Removes a group and takes every member out of it, in one transaction.
+    fn group_remove(&self, name: &str) -> Result<Response, OpError> {
+        let group = GroupName::parse(name).map_err(OpError::GroupName)?;
+        self.group_change(|tx| {
+            let Some(record) = tx.groups()?.get(group.key())? else {
+                return Err(OpError::NoSuchGroup(group.as_str().to_owned()));
+            };
+            let mut users_t = tx.users()?;
+            let in_group = |g: &String| canonical_key(g) == group.key();
+            let members = users_t.keys_where(|u| u.groups.iter().any(in_group))?;
+            for key in &members {
+                if let Some(mut user) = users_t.get(key)? {
+                    user.groups.retain(|g| !in_group(g));
+                    users_t.put(&user)?;
+                }
+            }
+            drop(users_t);
+            tx.groups()?.remove(group.key())?;
+            Ok(format!(
+                "group {} removed; {} member(s) taken out of it",
+                record.name,
+                members.len()
+            ))
+        })
+    }
+
+    /// Runs a change to the groups table and audits it as `group_changed`.
+    fn group_change(
+        &self,
+        change: impl FnOnce(&Write) -> Result<String, OpError>,
+    ) -> Result<Response, OpError> {
+        let message = self.store.write(|tx| {
+            let detail = change(tx)?;
+            tx.record(
+                Event::GroupChanged,
+                None,
+                &self.origin,
+                Some(detail.clone()),
+            )?;
+            Ok::<_, OpError>(detail)
+        })?;
+        Ok(Response::Done { message })
+    }
+
+    /// Every group with its member count, from one pass over the accounts.
+    fn group_list(&self) -> Result<Response, OpError> {
+        let (groups, members) = self.store.read(|tx| {
+            let mut members: std::collections::HashMap<String, u64> = Default::default();
+            tx.users()?.for_each(|_, u| {
+                for g in &u.groups {
+                    *members.entry(canonical_key(g)).or_default() += 1;
+                }
+            })?;
+            Ok::<_, StoreError>((tx.groups()?.all()?, members))
+        })?;
+        let groups = groups
+            .into_iter()
+            .map(|g| GroupView {
+                members: members.get(g.name.key()).copied().unwrap_or(0),
+                name: g.name.into(),
+            })
+            .collect();
+        Ok(Response::Groups { groups })
     }
 
     fn set_disabled(&self, name: &str, disabled: bool) -> Result<Response, OpError> {

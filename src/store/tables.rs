@@ -31,7 +31,7 @@ pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 /// The outbox by next attempt: key `next_attempt_at` (microseconds, big-endian)
 /// then the message id (big-endian), value empty; the first key is due soonest.
 pub const OUTBOX_DUE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox_due");
-/// Groups, keyed by the canonical group name; accounts list the keys of theirs.
+/// Groups, keyed by the canonical group name; accounts list the names of theirs.
 pub const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
 
 /// A table of any key type, for code that treats every table alike.
@@ -174,25 +174,28 @@ fn add_groups_and_roles(tx: &WriteTransaction) -> Result<(), StoreError> {
     use redb::ReadableTable;
     tx.open_table(GROUPS)?;
     let mut users = tx.open_table(USERS)?;
-    let mut rewritten = Vec::new();
+    // Keys first, then one record at a time: a large file is never all in memory.
+    let mut keys = Vec::new();
     for entry in users.iter()? {
-        let (key, bytes) = entry?;
-        let mut record: serde_json::Value = super::decode("users", bytes.value())?;
+        keys.push(entry?.0.value().to_owned());
+    }
+    for key in keys {
+        let Some(bytes) = users.get(key.as_str())?.map(|v| v.value().to_vec()) else {
+            continue;
+        };
+        let mut record: serde_json::Value = super::decode("users", &bytes)?;
         let Some(fields) = record.as_object_mut() else {
             return Err(StoreError::Corrupt {
                 table: "users",
-                detail: format!("the record of {:?} is not a JSON object", key.value()),
+                detail: format!("the record of {key:?} is not a JSON object"),
             });
         };
         if let Some(admin) = fields.remove("admin") {
             if admin == serde_json::Value::Bool(true) {
                 fields.insert("role".into(), "admin".into());
             }
-            rewritten.push((key.value().to_owned(), record));
+            users.insert(key.as_str(), super::encode(&record).as_slice())?;
         }
-    }
-    for (key, record) in rewritten {
-        users.insert(key.as_str(), super::encode(&record).as_slice())?;
     }
     Ok(())
 }

@@ -168,14 +168,21 @@ impl<T: ReadableTable<&'static str, &'static [u8]>> Users<T> {
         mut pred: impl FnMut(&UserRecord) -> bool,
     ) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
+        self.for_each(|key, user| {
+            if pred(user) {
+                keys.push(key.to_owned());
+            }
+        })?;
+        Ok(keys)
+    }
+
+    /// Calls `f` with every account and its key, one record in memory at a time.
+    pub fn for_each(&self, mut f: impl FnMut(&str, &UserRecord)) -> Result<(), StoreError> {
         for entry in self.table.iter()? {
             let (key, value) = entry?;
-            let user: UserRecord = super::decode(NAME, value.value())?;
-            if pred(&user) {
-                keys.push(key.value().to_owned());
-            }
+            f(key.value(), &super::decode(NAME, value.value())?);
         }
-        Ok(keys)
+        Ok(())
     }
 
     pub fn count(&self) -> Result<u64, StoreError> {

@@ -662,6 +662,18 @@ fn groups_are_made_listed_joined_and_removed() {
         serde_json::json!(["Intake", "shelter-staff"]),
         "a refused change changed something"
     );
+    fails(
+        &dir,
+        &[
+            "user", "set", "gina", "--groups", "nope", "--role", "admin", "--name", "G",
+        ],
+    );
+    let v = show(&dir, "gina");
+    assert_eq!(
+        (v["role"].as_str(), v["name"].as_str()),
+        (Some("user"), None),
+        "a change refused for its groups made its other changes"
+    );
     assert!(
         fails(
             &dir,
