@@ -79,6 +79,12 @@ pub enum Command {
     /// Groups, which apps can require of their users.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// The agency's apps that sign in through latchkey (OpenID Connect, forward-auth).
+    #[command(subcommand)]
+    App(AppCommand),
+    /// The OpenID Connect provider's signing keys.
+    #[command(subcommand)]
+    Oidc(OidcCommand),
     /// Write a consistent online backup of all data to FILE (safe while serving; mode 0600).
     #[command(args_conflicts_with_subcommands = true)]
     Backup(BackupArgs),
@@ -133,6 +139,62 @@ pub enum GroupCommand {
     Remove { group: String },
     /// Every group, with how many accounts are in it.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Register an app; an OpenID Connect app's client secret is printed once.
+    Add {
+        app: String,
+        /// Where the app receives its sign-in answer (repeatable; exact match).
+        #[arg(long = "redirect-uri", value_name = "URI", num_args = 1..)]
+        redirect_uris: Vec<String>,
+        /// Where the app may send the browser after signing out (repeatable).
+        #[arg(long = "logout-uri", value_name = "URI", num_args = 1..)]
+        logout_uris: Vec<String>,
+        /// A browser or desktop app: no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// Only members of this group may use it (repeatable; none: everyone).
+        #[arg(long = "group", value_name = "G", num_args = 1..)]
+        groups: Vec<String>,
+        /// The launcher link on the home page.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// A host name guarded by forward-auth (repeatable).
+        #[arg(long = "host", value_name = "HOST", num_args = 1..)]
+        hosts: Vec<String>,
+    },
+    /// Every app.
+    List,
+    /// One app (never its secret).
+    Show { app: String },
+    /// Change an app: each option given replaces that setting.
+    Set {
+        app: String,
+        #[arg(long = "redirect-uri", value_name = "URI", num_args = 1..)]
+        redirect_uris: Option<Vec<String>>,
+        #[arg(long = "logout-uri", value_name = "URI", num_args = 1..)]
+        logout_uris: Option<Vec<String>>,
+        /// The whole set of groups, comma-separated (empty: everyone).
+        #[arg(long, value_name = "A,B")]
+        groups: Option<String>,
+        /// The launcher link ("" removes it).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        #[arg(long = "host", value_name = "HOST", num_args = 1..)]
+        hosts: Option<Vec<String>>,
+    },
+    /// Remove an app; every token it holds stops working at once.
+    Remove { app: String },
+    /// A new client secret, printed once; the old one stops working.
+    RotateSecret { app: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OidcCommand {
+    /// A new signing key; the previous one stays published until its tokens expire.
+    RotateKey,
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {
@@ -296,6 +358,7 @@ impl Cli {
         match &self.command {
             Command::Serve | Command::Restore { .. } => false,
             Command::User(UserCommand::Add(_) | UserCommand::Import { .. })
+            | Command::App(AppCommand::Add { .. })
             | Command::Tls(TlsCommand::SelfSigned { out: None, .. })
             | Command::Mail(MailCommand::Test { .. })
                 if self.names_data_dir() =>
@@ -373,6 +436,8 @@ pub fn run_admin(cli: &Cli, config: &Config) -> anyhow::Result<()> {
             name: group.clone(),
         },
         Command::Group(GroupCommand::List) => Request::GroupList,
+        Command::App(cmd) => app_request(cmd),
+        Command::Oidc(OidcCommand::RotateKey) => Request::OidcRotateKey,
         Command::Mail(MailCommand::Test { address }) => return mail_test(config, address),
         Command::Backup(BackupArgs {
             command: Some(BackupCommand::Verify { file }),
@@ -411,6 +476,56 @@ pub fn run_admin(cli: &Cli, config: &Config) -> anyhow::Result<()> {
     let response = client::run(config, request).map_err(|e| anyhow::anyhow!(e.to_string()))?;
     output::print(&response, cli.json);
     Ok(())
+}
+
+fn app_request(cmd: &AppCommand) -> Request {
+    use crate::control::protocol::{AppChanges, AppSpec};
+    match cmd {
+        AppCommand::Add {
+            app,
+            redirect_uris,
+            logout_uris,
+            public,
+            groups,
+            url,
+            hosts,
+        } => Request::AppAdd(AppSpec {
+            name: app.clone(),
+            redirect_uris: redirect_uris.clone(),
+            logout_uris: logout_uris.clone(),
+            public: *public,
+            groups: groups.clone(),
+            url: url.clone(),
+            hosts: hosts.clone(),
+        }),
+        AppCommand::List => Request::AppList,
+        AppCommand::Show { app } => Request::AppShow { name: app.clone() },
+        AppCommand::Set {
+            app,
+            redirect_uris,
+            logout_uris,
+            groups,
+            url,
+            hosts,
+        } => Request::AppSet {
+            name: app.clone(),
+            changes: AppChanges {
+                redirect_uris: redirect_uris.clone(),
+                logout_uris: logout_uris.clone(),
+                groups: groups.as_ref().map(|g| {
+                    g.split(',')
+                        .map(str::trim)
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                }),
+                url: url.clone(),
+                hosts: hosts.clone(),
+            },
+        },
+        AppCommand::Remove { app } => Request::AppRemove { name: app.clone() },
+        AppCommand::RotateSecret { app } => Request::AppRotateSecret { name: app.clone() },
+    }
 }
 
 fn user_request(cmd: &UserCommand) -> anyhow::Result<Request> {

@@ -38,6 +38,7 @@ pub struct Config {
     pub mail: Mail,
     pub helpdesk: Helpdesk,
     pub metrics: Metrics,
+    pub oidc: Oidc,
 }
 
 impl Default for Config {
@@ -56,6 +57,7 @@ impl Default for Config {
             mail: Mail::default(),
             helpdesk: Helpdesk::default(),
             metrics: Metrics::default(),
+            oidc: Oidc::default(),
         }
     }
 }
@@ -357,6 +359,49 @@ impl Default for Metrics {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 9101)),
         }
+    }
+}
+
+/// The OpenID Connect provider (CONTRACT section 7).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Oidc {
+    /// The `iss` of every token; `server.base_url` when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    pub access_token_ttl: Dur,
+    /// Capped at `session.absolute_timeout` (see [`Config::refresh_token_ttl`]).
+    pub refresh_token_ttl: Dur,
+}
+
+impl Default for Oidc {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            access_token_ttl: Dur::minutes(10),
+            refresh_token_ttl: Dur::hours(12),
+        }
+    }
+}
+
+impl Config {
+    /// The issuer identifier: `oidc.issuer`, or `server.base_url`, without a
+    /// trailing slash (OpenID Connect Discovery 1.0 section 4.1 appends
+    /// `/.well-known/openid-configuration` to it).
+    pub fn issuer(&self) -> String {
+        match &self.oidc.issuer {
+            Some(issuer) => issuer.trim_end_matches('/').to_owned(),
+            None => self.server.base_url.as_str().to_owned(),
+        }
+    }
+
+    /// How long a grant's refresh tokens last: `oidc.refresh_token_ttl`,
+    /// never longer than a session may (`session.absolute_timeout`).
+    pub fn refresh_token_ttl(&self) -> jiff::SignedDuration {
+        self.oidc
+            .refresh_token_ttl
+            .signed()
+            .min(self.session.absolute_timeout.signed())
     }
 }
 

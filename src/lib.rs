@@ -10,6 +10,7 @@ pub mod control;
 pub mod domain;
 pub mod mail;
 pub mod metrics;
+pub mod oidc;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -16,6 +16,8 @@ pub struct Metrics {
     pub mail_sent: AtomicU64,
     pub mail_failed: AtomicU64,
     pub mail_dropped: AtomicU64,
+    pub tokens_issued: AtomicU64,
+    pub tokens_refused: AtomicU64,
 }
 
 /// Values read at render time.
@@ -51,6 +53,15 @@ impl Metrics {
                 ("{result=\"failed\"}", get(&self.sign_ins_failed)),
                 ("{result=\"locked\"}", get(&self.sign_ins_locked)),
                 ("{result=\"refused\"}", get(&self.sign_ins_refused)),
+            ],
+        );
+        family(
+            "latchkey_tokens_total",
+            "counter",
+            "OpenID Connect token requests by result (issued: a code redeemed or a refresh).",
+            &[
+                ("{result=\"issued\"}", get(&self.tokens_issued)),
+                ("{result=\"refused\"}", get(&self.tokens_refused)),
             ],
         );
         family(

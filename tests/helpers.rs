@@ -169,6 +169,7 @@ impl TestApp {
                 store: &auth.store,
                 config: &auth.config,
                 mailer: &auth.mailer,
+                keys: &auth.keys,
                 origin: Origin::operator("test"),
             };
             ops.execute(request).map_err(|e| e.to_string())

@@ -10,4 +10,5 @@ mod smtp;
 
 mod api;
 mod browser;
+mod oidc;
 mod security;

@@ -47,6 +47,8 @@ pub struct Auth {
     pub hasher: Hasher,
     pub mailer: Arc<Mailer>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The OpenID Connect signing keys of the data directory.
+    pub keys: Arc<crate::store::keys::KeyRing>,
     locks: KeyedLocks,
     unknown: UnknownNames,
     sessions: sessions::SessionCache,
@@ -58,12 +60,17 @@ impl Auth {
             config.server.effective_hash_threads(),
             config.server.hash_queue,
         );
+        let keys = Arc::new(crate::store::keys::KeyRing::new(
+            store.dir(),
+            config.oidc.access_token_ttl.signed(),
+        ));
         Self {
             store,
             config,
             hasher,
             mailer,
             metrics: Arc::default(),
+            keys,
             locks: KeyedLocks::default(),
             unknown: UnknownNames::new(UNKNOWN_NAME_CAPACITY),
             sessions: sessions::SessionCache::new(SESSION_CACHE_CAPACITY),

@@ -18,6 +18,8 @@ pub struct ActiveSession {
     pub user: UserRecord,
     /// Only the forced password change is allowed.
     pub restricted: bool,
+    /// When the account signed in to start it (an ID token's `auth_time`).
+    pub signed_in_at: Timestamp,
 }
 
 impl Auth {
@@ -119,6 +121,7 @@ impl Auth {
                     limits.end_shown_until(now),
                 )?;
                 removed += tx.tokens()?.sweep(now)?;
+                removed += tx.oauth()?.sweep(now)?;
                 Ok(removed)
             })
             .await
@@ -289,6 +292,7 @@ fn check(
             id_hash,
             user,
             restricted,
+            signed_in_at: session.created_at,
         }),
         touch: now.duration_since(session.last_seen) >= limits.touch_after,
     })

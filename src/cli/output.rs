@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use crate::control::protocol::{AuditView, GroupView, LicenseView, QueuedMail, Response, UserView};
+use crate::control::protocol::{
+    AppView, AuditView, GroupView, LicenseView, QueuedMail, Response, UserView,
+};
 
 pub fn print(response: &Response, json: bool) {
     match response {
@@ -61,6 +63,34 @@ pub fn print(response: &Response, json: bool) {
                 groups.iter().for_each(line);
             } else {
                 group_table(groups);
+            }
+        }
+        Response::App {
+            app,
+            client_secret,
+            discovery_url,
+        } => {
+            if json {
+                line(&serde_json::json!({
+                    "app": app,
+                    "client_secret": client_secret,
+                    "discovery_url": discovery_url,
+                }));
+                return;
+            }
+            show_app(app, discovery_url);
+            if let Some(secret) = client_secret {
+                println!("client_secret        {secret}");
+                println!(
+                    "(shown once: copy it into the app's settings now; latchkey keeps only its hash)"
+                );
+            }
+        }
+        Response::Apps { apps } => {
+            if json {
+                apps.iter().for_each(line);
+            } else {
+                app_table(apps);
             }
         }
         Response::Queue { messages } => {
@@ -131,6 +161,7 @@ fn show_user(u: &UserView) {
         ),
         ("password_changed_at", or_dash(&u.password_changed_at)),
         ("password_expires_at", or_dash(&u.password_expires_at)),
+        ("last_sign_in_at", or_dash(&u.last_sign_in_at)),
         ("created_at", u.created_at.to_string()),
     ];
     for (k, v) in rows {
@@ -160,6 +191,62 @@ fn user_table(users: &[UserView]) {
         );
     }
     println!("{} account(s)", users.len());
+}
+
+fn show_app(a: &AppView, discovery_url: &str) {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_owned()
+        } else {
+            v.join(" ")
+        }
+    };
+    let rows = [
+        ("name", a.name.clone()),
+        ("client_id", or_dash(&a.client_id)),
+        ("public", a.public.to_string()),
+        ("redirect_uris", list(&a.redirect_uris)),
+        ("logout_uris", list(&a.logout_uris)),
+        (
+            "groups",
+            if a.groups.is_empty() {
+                "(everyone)".into()
+            } else {
+                a.groups.join(", ")
+            },
+        ),
+        ("url", or_dash(&a.url)),
+        ("hosts", list(&a.hosts)),
+        ("created_at", a.created_at.to_string()),
+    ];
+    for (k, v) in rows {
+        println!("{k:<20} {v}");
+    }
+    if a.client_id.is_some() {
+        println!("{:<20} {discovery_url}", "discovery");
+    }
+}
+
+fn app_table(apps: &[AppView]) {
+    println!(
+        "{:<24} {:<24} {:<8} {:<24} URL",
+        "APP", "CLIENT_ID", "PUBLIC", "GROUPS"
+    );
+    for a in apps {
+        println!(
+            "{:<24} {:<24} {:<8} {:<24} {}",
+            a.name,
+            or_dash(&a.client_id),
+            if a.public { "yes" } else { "no" },
+            if a.groups.is_empty() {
+                "(everyone)".into()
+            } else {
+                a.groups.join(",")
+            },
+            or_dash(&a.url),
+        );
+    }
+    println!("{} app(s)", apps.len());
 }
 
 fn group_table(groups: &[GroupView]) {

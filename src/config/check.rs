@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use super::{
-    Backup, BaseUrlError, Config, Dur, Helpdesk, License, Lockout, Mail, Metrics, Organization,
-    Policy, RateLimit, Reset, Server, Session, Smtp,
+    Backup, BaseUrlError, Config, Dur, Helpdesk, License, Lockout, Mail, Metrics, Oidc,
+    Organization, Policy, RateLimit, Reset, Server, Session, Smtp,
 };
 use crate::domain::email::{Email, EmailError};
 
@@ -46,6 +46,10 @@ pub enum ConfigError {
     NotOneLine { key: &'static str },
     #[error("{key} must not be empty")]
     Empty { key: &'static str },
+    #[error(
+        "oidc.issuer {0:?} must be an https:// address without a query or fragment (http:// only for a loopback address)"
+    )]
+    Issuer(String),
 }
 
 /// Longest password policy.max_length allows.
@@ -68,6 +72,7 @@ impl Config {
         self.session.validate()?;
         self.mail.validate()?;
         self.helpdesk.validate()?;
+        self.oidc.validate()?;
         self.mail.smtp.as_ref().map_or(Ok(()), Smtp::validate)
     }
 }
@@ -165,6 +170,34 @@ impl Session {
         nonzero(self.idle_timeout, "session.idle_timeout")?;
         nonzero(self.absolute_timeout, "session.absolute_timeout")
     }
+}
+
+impl Oidc {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        nonzero(self.access_token_ttl, "oidc.access_token_ttl")?;
+        nonzero(self.refresh_token_ttl, "oidc.refresh_token_ttl")?;
+        match &self.issuer {
+            Some(issuer) if !issuer_is_usable(issuer) => Err(ConfigError::Issuer(issuer.clone())),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// OpenID Connect Core 1.0 section 2: the issuer is an https URL with no
+/// query or fragment; plain http is allowed for a loopback host (tests, a
+/// single machine).
+fn issuer_is_usable(text: &str) -> bool {
+    let Ok(url) = url::Url::parse(text) else {
+        return false;
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    scheme_ok && url.host().is_some() && url.query().is_none() && url.fragment().is_none()
 }
 
 impl Mail {

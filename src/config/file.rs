@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::check::{ConfigError, email};
 use super::{
-    Backup, BaseUrl, Config, Helpdesk, License, Lockout, Mail, Metrics, Organization, Policy,
+    Backup, BaseUrl, Config, Helpdesk, License, Lockout, Mail, Metrics, Oidc, Organization, Policy,
     RateLimit, Reset, Server, Session, Smtp,
 };
 
@@ -30,6 +30,7 @@ pub(super) struct File {
     mail: MailFile,
     helpdesk: Helpdesk,
     metrics: Metrics,
+    oidc: Oidc,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +70,7 @@ impl File {
             mail: self.mail.parse()?,
             helpdesk: self.helpdesk,
             metrics: self.metrics,
+            oidc: self.oidc,
         };
         config.validate()?;
         Ok(config)
@@ -117,6 +119,7 @@ impl Default for File {
             mail: c.mail.into(),
             helpdesk: c.helpdesk,
             metrics: c.metrics,
+            oidc: c.oidc,
         }
     }
 }

@@ -45,10 +45,13 @@ fn direct(config: &Config, request: Request) -> Result<Response, OpError> {
     let store = open_briefly(config)?;
     let mailer = Mailer::new(config).map_err(OpError::MailSetup)?;
     let operator = super::os_user_name(nix::unistd::getuid());
+    let keys =
+        crate::store::keys::KeyRing::new(&config.data_dir, config.oidc.access_token_ttl.signed());
     let ops = Ops {
         store: &store,
         config,
         mailer: &mailer,
+        keys: &keys,
         origin: Origin::operator(&operator),
     };
     ops.execute(request)

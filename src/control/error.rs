@@ -31,6 +31,29 @@ pub enum OpError {
     GroupExists(String),
     #[error("group name: {0}")]
     GroupName(UsernameError),
+    #[error("no such app: {0:?} (see `latchkey app list`)")]
+    NoSuchApp(String),
+    #[error("an app named {0:?} already exists")]
+    AppExists(String),
+    #[error("app name: {0}")]
+    AppName(UsernameError),
+    /// A redirect URI, logout URI, launcher URL or host that cannot be used.
+    #[error("{what} {value:?}: {reason}")]
+    AppValue {
+        what: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    #[error("{0} is a public app: it has no secret (it proves itself with PKCE)")]
+    PublicApp(String),
+    #[error(
+        "{0} has no redirect URI, so it has no client secret; give it one with `app set --redirect-uri`"
+    )]
+    NotOidc(String),
+    #[error("nothing to change: give --redirect-uri, --logout-uri, --groups, --url or --host")]
+    NothingToChangeInApp,
+    #[error("{0}")]
+    Key(String),
     #[error("{0}")]
     Role(#[from] crate::domain::role::RoleError),
     #[error("--years must be at least 1")]

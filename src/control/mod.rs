@@ -4,6 +4,7 @@
 //! checks the peer's uid (SECURITY L9), so only the service's own OS user (or
 //! root) can give commands.
 
+mod apps;
 pub mod client;
 mod error;
 mod import;

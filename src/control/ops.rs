@@ -29,6 +29,8 @@ pub struct Ops<'a> {
     pub store: &'a Store,
     pub config: &'a Config,
     pub mailer: &'a Mailer,
+    /// The OpenID Connect signing keys (`oidc rotate-key`).
+    pub keys: &'a crate::store::keys::KeyRing,
     pub origin: Origin,
 }
 
@@ -56,6 +58,13 @@ impl Ops<'_> {
             Request::GroupAdd { name } => self.group_add(&name),
             Request::GroupRemove { name } => self.group_remove(&name),
             Request::GroupList => self.group_list(),
+            Request::AppAdd(spec) => self.app_add(spec),
+            Request::AppList => self.app_list(),
+            Request::AppShow { name } => self.app_show(&name),
+            Request::AppSet { name, changes } => self.app_set(&name, changes),
+            Request::AppRemove { name } => self.app_remove(&name),
+            Request::AppRotateSecret { name } => self.app_rotate_secret(&name),
+            Request::OidcRotateKey => self.oidc_rotate_key(),
             Request::Backup { path } => self.backup(&path),
         }
     }
@@ -81,6 +90,7 @@ impl Ops<'_> {
             password_expires_at: u
                 .password_changed_at
                 .and_then(|at| at.checked_add(max_age).ok()),
+            last_sign_in_at: u.last_sign_in_at,
             created_at: u.created_at,
         }
     }

@@ -79,6 +79,23 @@ pub enum Request {
         name: String,
     },
     GroupList,
+    AppAdd(AppSpec),
+    AppList,
+    AppShow {
+        name: String,
+    },
+    AppSet {
+        name: String,
+        changes: AppChanges,
+    },
+    /// Removes the app and revokes every token it holds.
+    AppRemove {
+        name: String,
+    },
+    AppRotateSecret {
+        name: String,
+    },
+    OidcRotateKey,
     /// Write a consistent backup to this absolute path.
     Backup {
         path: std::path::PathBuf,
@@ -108,6 +125,13 @@ impl Request {
             Request::GroupAdd { .. } => "group add",
             Request::GroupRemove { .. } => "group remove",
             Request::GroupList => "group list",
+            Request::AppAdd(_) => "app add",
+            Request::AppList => "app list",
+            Request::AppShow { .. } => "app show",
+            Request::AppSet { .. } => "app set",
+            Request::AppRemove { .. } => "app remove",
+            Request::AppRotateSecret { .. } => "app rotate-secret",
+            Request::OidcRotateKey => "oidc rotate-key",
             Request::Backup { .. } => "backup",
         }
     }
@@ -157,6 +181,54 @@ impl UserChanges {
     }
 }
 
+/// `app add`: a new app (CONTRACT section 7).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AppSpec {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub logout_uris: Vec<String>,
+    pub public: bool,
+    pub groups: Vec<String>,
+    pub url: Option<String>,
+    pub hosts: Vec<String>,
+}
+
+/// `app set`: each given list replaces the app's; `url: ""` removes the link.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AppChanges {
+    pub redirect_uris: Option<Vec<String>>,
+    pub logout_uris: Option<Vec<String>>,
+    pub groups: Option<Vec<String>>,
+    pub url: Option<String>,
+    pub hosts: Option<Vec<String>>,
+}
+
+impl AppChanges {
+    pub fn is_empty(&self) -> bool {
+        self.redirect_uris.is_none()
+            && self.logout_uris.is_none()
+            && self.groups.is_none()
+            && self.url.is_none()
+            && self.hosts.is_none()
+    }
+}
+
+/// An app as `app list` and `app show` print it; never its secret.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AppView {
+    pub name: String,
+    /// `None` for an app that only uses forward-auth (no redirect URI).
+    pub client_id: Option<String>,
+    pub public: bool,
+    pub redirect_uris: Vec<String>,
+    pub logout_uris: Vec<String>,
+    pub groups: Vec<String>,
+    pub url: Option<String>,
+    pub hosts: Vec<String>,
+    pub created_at: Timestamp,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RenewTarget {
@@ -200,6 +272,16 @@ pub enum Response {
     Groups {
         groups: Vec<GroupView>,
     },
+    /// An app; `client_secret` only right after it was made (shown once).
+    App {
+        app: AppView,
+        client_secret: Option<String>,
+        /// Where the app finds everything else (`/.well-known/openid-configuration`).
+        discovery_url: String,
+    },
+    Apps {
+        apps: Vec<AppView>,
+    },
     /// A backup was written (or checked, or restored).
     Backup {
         path: std::path::PathBuf,
@@ -241,6 +323,9 @@ pub struct UserView {
     pub license_expires: Option<Date>,
     pub password_changed_at: Option<Timestamp>,
     pub password_expires_at: Option<Timestamp>,
+    /// The last sign-in through the sign-in page.
+    #[serde(default)]
+    pub last_sign_in_at: Option<Timestamp>,
     pub created_at: Timestamp,
 }
 

@@ -99,6 +99,7 @@ async fn execute(auth: Arc<Auth>, request: Request, peer_uid: u32) -> Reply {
             store: &auth.store,
             config: &auth.config,
             mailer: &auth.mailer,
+            keys: &auth.keys,
             origin: Origin::operator(&operator),
         };
         ops.execute(request)

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::username::{Username, UsernameError};
 
+/// App names follow the same rules; an app's `client_id` is its key.
+pub type AppName = GroupName;
+
 /// A group name that passed [`GroupName::parse`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]

@@ -40,6 +40,16 @@ pub enum Event {
     GroupChanged,
     /// An account's role changed.
     RoleChanged,
+    AppCreated,
+    /// An app's settings or its client secret changed.
+    AppUpdated,
+    AppRemoved,
+    /// An app got tokens for an account (code redeemed or refresh).
+    TokenIssued,
+    /// An app was refused tokens; the detail says why.
+    TokenRefused,
+    /// A new OpenID Connect signing key.
+    KeyRotated,
 }
 
 impl Event {

@@ -2,13 +2,17 @@
 //!
 //! Callers run a closure inside a read or write transaction ([`Read`],
 //! [`Write`]) and reach the data through its typed handles (`tx.users()?`,
-//! `tx.sessions()?`, `tx.tokens()?`, `tx.audit()?`, `tx.outbox()?`); only this
+//! `tx.sessions()?`, `tx.tokens()?`, `tx.audit()?`, `tx.outbox()?`, `tx.apps()?`,
+//! `tx.oauth()?`); only this
 //! module opens redb tables (see [`tables`]). A write closure that returns
 //! `Err` aborts the transaction, so nothing is ever half-written.
 
+pub mod apps;
 pub mod audit;
 pub mod backup;
 pub mod groups;
+pub mod keys;
+pub mod oauth;
 pub mod outbox;
 pub mod sessions;
 pub mod tables;
@@ -29,8 +33,10 @@ use std::sync::Arc;
 
 use crate::domain::clock::Clock;
 
+use apps::Apps;
 use audit::Audit;
 use groups::Groups;
+use oauth::OAuth;
 use outbox::Outbox;
 use sessions::Sessions;
 use tables::{
@@ -336,6 +342,18 @@ impl Read {
         Ok(Groups::new(self.tx.open_table(tables::GROUPS)?))
     }
 
+    pub fn apps(&self) -> Result<Apps<ReadTable<&'static str>>, StoreError> {
+        Ok(Apps::new(self.tx.open_table(tables::APPS)?))
+    }
+
+    pub fn oauth(&self) -> Result<OAuth<ReadTable<&'static [u8]>>, StoreError> {
+        Ok(OAuth::new(
+            self.tx.open_table(tables::OAUTH_CODES)?,
+            self.tx.open_table(tables::OAUTH_GRANTS)?,
+            self.tx.open_table(tables::OAUTH_TOKENS)?,
+        ))
+    }
+
     pub fn sessions(&self) -> Result<Sessions<ReadTable<&'static [u8]>>, StoreError> {
         Ok(Sessions::new(
             self.tx.open_table(SESSIONS)?,
@@ -372,6 +390,18 @@ impl Write {
 
     pub fn groups(&self) -> Result<Groups<WriteTable<'_, &'static str>>, StoreError> {
         Ok(Groups::new(self.tx.open_table(tables::GROUPS)?))
+    }
+
+    pub fn apps(&self) -> Result<Apps<WriteTable<'_, &'static str>>, StoreError> {
+        Ok(Apps::new(self.tx.open_table(tables::APPS)?))
+    }
+
+    pub fn oauth(&self) -> Result<OAuth<WriteTable<'_, &'static [u8]>>, StoreError> {
+        Ok(OAuth::new(
+            self.tx.open_table(tables::OAUTH_CODES)?,
+            self.tx.open_table(tables::OAUTH_GRANTS)?,
+            self.tx.open_table(tables::OAUTH_TOKENS)?,
+        ))
     }
 
     pub fn sessions(&self) -> Result<Sessions<WriteTable<'_, &'static [u8]>>, StoreError> {

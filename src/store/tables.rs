@@ -9,7 +9,7 @@ use redb::{MultimapTableDefinition, TableDefinition, WriteTransaction};
 use super::StoreError;
 
 /// The schema this build writes. Bump it and add a step to [`MIGRATIONS`].
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Small settings of the file itself: `schema_version`, `csrf_key`.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -33,6 +33,14 @@ pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 pub const OUTBOX_DUE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox_due");
 /// Groups, keyed by the canonical group name; accounts list the names of theirs.
 pub const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
+/// Apps, keyed by the canonical app name (the OpenID Connect `client_id`).
+pub const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps");
+/// Authorization codes, keyed by the SHA-256 of the code.
+pub const OAUTH_CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("oauth_codes");
+/// Grants (refresh-token families), keyed by their random 16-byte id.
+pub const OAUTH_GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("oauth_grants");
+/// Access and refresh tokens, keyed by the SHA-256 of the token.
+pub const OAUTH_TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("oauth_tokens");
 
 /// A table of any key type, for code that treats every table alike.
 #[derive(Clone, Copy)]
@@ -110,6 +118,26 @@ pub const ALL: &[TableInfo] = &[
         since: 5,
         voided_on_restore: false,
     },
+    TableInfo {
+        table: AnyTable::Str(APPS),
+        since: 6,
+        voided_on_restore: false,
+    },
+    TableInfo {
+        table: AnyTable::Hash(OAUTH_CODES),
+        since: 6,
+        voided_on_restore: true,
+    },
+    TableInfo {
+        table: AnyTable::Hash(OAUTH_GRANTS),
+        since: 6,
+        voided_on_restore: true,
+    },
+    TableInfo {
+        table: AnyTable::Hash(OAUTH_TOKENS),
+        since: 6,
+        voided_on_restore: true,
+    },
 ];
 
 pub const KEY_SCHEMA_VERSION: &str = "schema_version";
@@ -125,6 +153,7 @@ const MIGRATIONS: &[Migration] = &[
     create_ended_sessions,
     index_outbox_by_due_time,
     add_groups_and_roles,
+    add_apps_and_oauth,
 ];
 
 fn create_initial_tables(tx: &WriteTransaction) -> Result<(), StoreError> {
@@ -197,6 +226,15 @@ fn add_groups_and_roles(tx: &WriteTransaction) -> Result<(), StoreError> {
             users.insert(key.as_str(), super::encode(&record).as_slice())?;
         }
     }
+    Ok(())
+}
+
+/// Version 6: apps, and what the OpenID Connect provider issues.
+fn add_apps_and_oauth(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(APPS)?;
+    tx.open_table(OAUTH_CODES)?;
+    tx.open_table(OAUTH_GRANTS)?;
+    tx.open_table(OAUTH_TOKENS)?;
     Ok(())
 }
 

@@ -70,6 +70,14 @@ pub struct UserRecord {
     /// The `password_changed_at` the expiry reminder was sent for (one per password).
     #[serde(default)]
     pub expiry_reminded_for: Option<Timestamp>,
+    /// The OpenID Connect `sub`: random, given the first time an app asks,
+    /// never changed and never given to another account (a deleted and
+    /// re-created name gets a new one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// When the account last signed in (sign-in page or an app's refresh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sign_in_at: Option<Timestamp>,
 }
 
 impl UserRecord {
@@ -96,6 +104,8 @@ impl UserRecord {
             created_at,
             reset_mails: Vec::new(),
             expiry_reminded_for: None,
+            subject: None,
+            last_sign_in_at: None,
         }
     }
 

@@ -13,7 +13,7 @@ mod page_cache;
 mod pages;
 mod render;
 mod return_to;
-mod security;
+pub(crate) mod security;
 mod session;
 mod templates;
 
@@ -141,6 +141,25 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/setup/{token}",
             get(pages::setup::show).post(pages::setup::submit),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(pages::oidc::discovery),
+        )
+        .route("/oauth2/jwks", get(pages::oidc::jwks))
+        .route(
+            pages::oidc::AUTHORIZE,
+            get(pages::oidc::authorize_get).post(pages::oidc::authorize_post),
+        )
+        .route("/oauth2/token", post(pages::oidc::token))
+        .route(
+            "/oauth2/userinfo",
+            get(pages::oidc::userinfo).post(pages::oidc::userinfo),
+        )
+        .route("/oauth2/revoke", post(pages::oidc::revoke))
+        .route(
+            "/oauth2/logout",
+            get(pages::oidc::logout_get).post(pages::oidc::logout_post),
         )
         .route("/healthz", get(pages::health))
         .route("/static/{*path}", get(assets::serve))

@@ -9,7 +9,7 @@
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// Longest return path kept; a longer one is dropped, not cut.
-const MAX_LEN: usize = 512;
+const MAX_LEN: usize = 2048;
 
 /// Pages a browser is never sent back to after signing in.
 const NOT_AFTER_SIGN_IN: &[&str] = &["/login", "/logout", "/forgot", "/reset/", "/setup/"];
@@ -24,11 +24,13 @@ pub fn safe(next: &str) -> Option<&str> {
         && bytes
             .iter()
             .all(|b| b.is_ascii_graphic() && !matches!(b, b'\\' | b'@'));
-    let lower = next.to_ascii_lowercase();
+    let path = next.split(['?', '#']).next().unwrap_or_default();
+    // In the path an encoded separator could be decoded into another host;
+    // in the query (an app's redirect_uri) it is only data.
+    let lower = path.to_ascii_lowercase();
     let encoded_separator = ["%2f", "%5c", "%40", "%00"]
         .iter()
         .any(|e| lower.contains(e));
-    let path = next.split(['?', '#']).next().unwrap_or_default();
     let excluded = NOT_AFTER_SIGN_IN
         .iter()
         .any(|p| path == *p || (p.ends_with('/') && path.starts_with(p)));
@@ -53,7 +55,12 @@ mod tests {
     /// SECURITY F2: nothing but a path on this site is followed.
     #[test]
     fn f2_only_a_same_site_path_is_a_return_address() {
-        for ok in ["/profile", "/help?x=1", "/profile#pw"] {
+        for ok in [
+            "/profile",
+            "/help?x=1",
+            "/profile#pw",
+            "/oauth2/authorize?client_id=wiki&redirect_uri=https%3A%2F%2Fwiki.agency.lan%2Fcb",
+        ] {
             assert_eq!(safe(ok), Some(ok), "{ok}");
         }
         for bad in [

@@ -11,10 +11,16 @@ use super::errors::{ErrorPage, page_for};
 
 const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
+/// Origins a page's forms may end up at besides this site: a sign-in form
+/// reached from an app is answered with a redirect to that app's registered
+/// redirect URI, and browsers hold form redirects to `form-action` too.
+#[derive(Clone, Debug)]
+pub struct FormTargets(pub Vec<String>);
+
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let status = res.status();
-    if (status.is_client_error() || status.is_server_error()) && !is_html(res.headers()) {
+    if (status.is_client_error() || status.is_server_error()) && !speaks_for_itself(res.headers()) {
         let page = res
             .extensions()
             .get::<ErrorPage>()
@@ -29,11 +35,15 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
         );
         res = Response::from_parts(parts, Body::from(html));
     }
+    let csp = match res.extensions().get::<FormTargets>() {
+        Some(FormTargets(origins)) if !origins.is_empty() => {
+            HeaderValue::from_str(&format!("{CSP} {}", origins.join(" ")))
+                .unwrap_or(HeaderValue::from_static(CSP))
+        }
+        _ => HeaderValue::from_static(CSP),
+    };
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -60,9 +70,11 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     res
 }
 
-fn is_html(headers: &HeaderMap) -> bool {
+/// An HTML page, or a JSON answer to a machine (the OpenID Connect
+/// endpoints' errors are JSON as RFC 6749 section 5.2 says).
+fn speaks_for_itself(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"))
+        .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"))
 }

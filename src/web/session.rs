@@ -32,8 +32,13 @@ async fn current(parts: &Parts, state: &AppState) -> Result<Option<ActiveSession
 }
 
 /// Paths a restricted session may still use (CONTRACT section 4, `/password/expired`).
+/// The OpenID Connect endpoints answer a restricted session themselves
+/// (`login_required` to the app, or the forced change and back).
 fn open_to_restricted(path: &str) -> bool {
-    matches!(path, "/help" | "/logout" | FORCED_CHANGE | "/healthz") || path.starts_with("/static/")
+    matches!(path, "/help" | "/logout" | FORCED_CHANGE | "/healthz")
+        || path.starts_with("/static/")
+        || path.starts_with("/oauth2/")
+        || path.starts_with("/.well-known/")
 }
 
 /// Middleware: resolves the session once, and sends a restricted session from

@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("mail", 3),
     ("web", 4),
     ("control", 4),
+    ("oidc", 4),
     ("tls", 4),
     ("server", 5),
     ("cli", 5),

@@ -1,6 +1,6 @@
 //! `/password/expired`: the one page a restricted session may use (SECURITY P4, S6).
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
@@ -12,13 +12,32 @@ use crate::web::csrf::Csrf;
 use crate::web::form::Form;
 use crate::web::net::ClientIp;
 use crate::web::session::MaybeSession;
-use crate::web::{AppState, WebError};
+use crate::web::{AppState, WebError, return_to};
 
-pub async fn show(State(state): State<AppState>, session: MaybeSession, csrf: Csrf) -> Response {
+#[derive(serde::Deserialize)]
+pub struct Next {
+    next: Option<String>,
+}
+
+/// `GET /password/expired[?next=PATH]`: `next` (checked) is where the
+/// browser goes once the password is changed, such as an app's sign-in.
+pub async fn show(
+    State(state): State<AppState>,
+    session: MaybeSession,
+    csrf: Csrf,
+    Query(q): Query<Next>,
+) -> Response {
+    let next = q.next.as_deref().and_then(return_to::safe).unwrap_or("");
     match session.0 {
         None => Redirect::to("/login").into_response(),
-        Some(s) if !s.restricted => Redirect::to("/").into_response(),
-        Some(s) => page(&state, &csrf, &s, StatusCode::OK, &[]),
+        Some(s) if !s.restricted => {
+            Redirect::to(if next.is_empty() { "/" } else { next }).into_response()
+        }
+        Some(s) => {
+            let mut res = page(&state, &csrf, &s, StatusCode::OK, &[], next);
+            super::oidc::allow_form_target(&state, next, &mut res).await;
+            res
+        }
     }
 }
 
@@ -29,9 +48,10 @@ pub async fn submit(
     csrf: Csrf,
     form: Form,
 ) -> Result<Response, WebError> {
+    let next = return_to::safe(form.text("next")).unwrap_or("/");
     let s = match session.0 {
         None => return Ok(Redirect::to("/login").into_response()),
-        Some(s) if !s.restricted => return Ok(Redirect::to("/").into_response()),
+        Some(s) if !s.restricted => return Ok(Redirect::to(next).into_response()),
         Some(s) => s,
     };
     let change = state
@@ -45,14 +65,19 @@ pub async fn submit(
         )
         .await?;
     match change {
-        Change::Refused(errors) => Ok(page(
-            &state,
-            &csrf,
-            &s,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &errors,
-        )),
-        Change::Done { session_id } => Ok(state.redirect_with_session("/", &session_id)),
+        Change::Refused(errors) => {
+            let mut res = page(
+                &state,
+                &csrf,
+                &s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &errors,
+                form.text("next"),
+            );
+            super::oidc::allow_form_target(&state, next, &mut res).await;
+            Ok(res)
+        }
+        Change::Done { session_id } => Ok(state.redirect_with_session(next, &session_id)),
     }
 }
 
@@ -62,12 +87,14 @@ fn page(
     s: &ActiveSession,
     status: StatusCode,
     errors: &[String],
+    next: &str,
 ) -> Response {
+    let next = return_to::safe(next).unwrap_or("");
     let reason = if s.user.must_change {
         "An administrator asked you to choose a new password."
     } else {
         "Your password has expired."
     };
-    let ctx = context! { reason, errors => errors.to_vec() };
+    let ctx = context! { reason, errors => errors.to_vec(), next };
     state.page(status, "expired.html", csrf, None, ctx)
 }

@@ -8,19 +8,34 @@ use minijinja::context;
 
 use crate::domain::time_left;
 use crate::store::users::UserRecord;
-use crate::web::AppState;
 use crate::web::csrf::Csrf;
 use crate::web::session::{MaybeSession, SignedIn};
+use crate::web::{AppState, WebError};
 
-pub async fn home(State(state): State<AppState>, SignedIn(s): SignedIn, csrf: Csrf) -> Response {
+/// `GET /`: the launcher. Lists the apps the account may use that have a
+/// `--url` (CONTRACT section 7, "The home page").
+pub async fn home(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+    csrf: Csrf,
+) -> Result<Response, WebError> {
     let expires_in = expires_in(&state, &s.user, state.auth.store.now());
-    state.page(
+    let apps: Vec<_> = state
+        .auth
+        .apps_for(&s.user)?
+        .into_iter()
+        .filter_map(|a| {
+            let url = a.url?;
+            Some(context! { name => a.name.as_str(), url })
+        })
+        .collect();
+    Ok(state.page(
         StatusCode::OK,
         "home.html",
         &csrf,
         Some(&s.user),
-        context! { expires_in },
-    )
+        context! { expires_in, apps },
+    ))
 }
 
 /// When the password expires, in words ("in 3 days", "in 5 hours"), once

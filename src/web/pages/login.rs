@@ -21,6 +21,11 @@ use crate::web::{AppState, WebError, cookies, errors::RETRY_AFTER_SECS, notice, 
 #[derive(Deserialize)]
 pub struct Next {
     next: Option<String>,
+    /// Set by an app's `prompt=login` or `max_age`: ask for the password
+    /// even when a session exists.
+    fresh: Option<String>,
+    /// An app's `login_hint`: the user name to fill in.
+    hint: Option<String>,
 }
 
 /// `GET /login`. Says why the browser's last session ended, or that its
@@ -33,7 +38,7 @@ pub async fn show(
     Query(q): Query<Next>,
 ) -> Result<Response, WebError> {
     let next = q.next.as_deref().and_then(return_to::safe).unwrap_or("");
-    if session.full().is_some() {
+    if session.full().is_some() && q.fresh.is_none() {
         return Ok(Redirect::to(if next.is_empty() { "/" } else { next }).into_response());
     }
     let https = state.https();
@@ -62,8 +67,11 @@ pub async fn show(
     if let Some(name) = &saved {
         view.username = name;
         view.saved = true;
+    } else if let Some(hint) = q.hint.as_deref() {
+        view.username = hint;
     }
     let mut res = login_page(&state, &csrf, StatusCode::OK, &view);
+    super::oidc::allow_form_target(&state, next, &mut res).await;
     for cookie in clear {
         res.headers_mut().append(
             header::SET_COOKIE,
@@ -170,11 +178,16 @@ pub async fn submit(
             must_change,
         }) => {
             let to = match (must_change, next) {
-                (true, _) => FORCED_CHANGE,
-                (false, "") => "/",
-                (false, next) => next,
+                (true, "") => FORCED_CHANGE.to_owned(),
+                // After the change the browser goes on to the app that sent it.
+                (true, next) => format!(
+                    "{FORCED_CHANGE}?next={}",
+                    percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+                ),
+                (false, "") => "/".to_owned(),
+                (false, next) => next.to_owned(),
             };
-            return session_started(&state, &session_id, to);
+            return session_started(&state, &session_id, &to);
         }
         Ok(SignIn::Failed { tries_left }) => Refusal::failed(tries_left),
         Ok(SignIn::Locked) => Refusal::LOCKED,
@@ -188,7 +201,9 @@ pub async fn submit(
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(refused(refusal))
+    let mut res = refused(refusal);
+    super::oidc::allow_form_target(&state, next, &mut res).await;
+    Ok(res)
 }
 
 /// How a sign-in that did not start a session is answered.

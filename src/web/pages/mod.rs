@@ -5,6 +5,7 @@ pub mod expired;
 pub mod forgot;
 pub mod home;
 pub mod login;
+pub mod oidc;
 pub mod profile;
 pub mod reset;
 pub mod setup;

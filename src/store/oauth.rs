@@ -1,0 +1,191 @@
+//! What the OpenID Connect provider hands out: authorization codes, grants
+//! and their access and refresh tokens. Every code and token is kept only as
+//! its SHA-256 (SECURITY O4).
+//!
+//! A *grant* is what one redeemed code starts: one app, one account, one
+//! refresh-token family. Its tokens name it, and it names the one refresh
+//! token that may be used next; revoking it (a replayed code, a reused
+//! refresh token, `app remove`, RFC 7009) ends every token it issued at once.
+
+use jiff::Timestamp;
+use redb::{ReadableTable, Table};
+use serde::{Deserialize, Serialize};
+
+use super::{StoreError, decode, encode, get_json};
+
+const CODES: &str = "oauth_codes";
+const GRANTS: &str = "oauth_grants";
+const TOKENS: &str = "oauth_tokens";
+
+/// A grant's id: 16 random bytes.
+pub type GrantId = [u8; 16];
+
+/// An authorization code, from `/oauth2/authorize` to its one redemption.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CodeRecord {
+    /// The app's key (`client_id`) and registration id.
+    pub app: String,
+    pub app_id: String,
+    /// Canonical key of the account, and its subject when the code was issued.
+    pub user: String,
+    pub subject: String,
+    pub redirect_uri: String,
+    /// The PKCE S256 challenge, when the request carried one.
+    #[serde(default)]
+    pub challenge: Option<String>,
+    #[serde(default)]
+    pub nonce: Option<String>,
+    pub scope: String,
+    /// When the account signed in (the session's start): `auth_time`.
+    pub auth_time: Timestamp,
+    pub expires_at: Timestamp,
+    /// The grant it started, once redeemed; the record is kept until it
+    /// expires so that a replay is recognised and revokes that grant (O2).
+    #[serde(default)]
+    pub redeemed: Option<GrantId>,
+}
+
+/// One app's access to one account, from a redeemed code.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GrantRecord {
+    pub app: String,
+    pub app_id: String,
+    pub user: String,
+    pub subject: String,
+    /// The account's `session_epoch` at the start: a password change, lock
+    /// or other revocation of its sessions ends the grant too.
+    pub epoch: u64,
+    pub scope: String,
+    pub auth_time: Timestamp,
+    #[serde(default)]
+    pub nonce: Option<String>,
+    pub created_at: Timestamp,
+    /// The end of every refresh token of the family (`oidc.refresh_token_ttl`).
+    pub expires_at: Timestamp,
+    /// The hash of the one refresh token that may be used next.
+    pub refresh: [u8; 32],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+/// An access or refresh token: which grant it belongs to, and until when.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub kind: TokenKind,
+    pub grant: GrantId,
+    /// For an access token: the scope it grants (a refresh may narrow it).
+    pub scope: String,
+    pub expires_at: Timestamp,
+}
+
+/// The three tables, opened together.
+pub struct OAuth<T> {
+    codes: T,
+    grants: T,
+    tokens: T,
+}
+
+impl<T> OAuth<T> {
+    pub(super) fn new(codes: T, grants: T, tokens: T) -> Self {
+        Self {
+            codes,
+            grants,
+            tokens,
+        }
+    }
+}
+
+impl<T: ReadableTable<&'static [u8], &'static [u8]>> OAuth<T> {
+    pub fn code(&self, hash: &[u8; 32]) -> Result<Option<CodeRecord>, StoreError> {
+        get_json(&self.codes, CODES, hash.as_slice())
+    }
+
+    pub fn grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        get_json(&self.grants, GRANTS, id.as_slice())
+    }
+
+    pub fn token(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        get_json(&self.tokens, TOKENS, hash.as_slice())
+    }
+
+    /// Live grants (of every app), for the figures in tests and benchmarks.
+    pub fn grant_count(&self) -> Result<u64, StoreError> {
+        Ok(self.grants.len()?)
+    }
+}
+
+impl OAuth<Table<'_, &'static [u8], &'static [u8]>> {
+    pub fn put_code(&mut self, hash: &[u8; 32], code: &CodeRecord) -> Result<(), StoreError> {
+        self.codes
+            .insert(hash.as_slice(), encode(code).as_slice())?;
+        Ok(())
+    }
+
+    pub fn put_grant(&mut self, id: &GrantId, grant: &GrantRecord) -> Result<(), StoreError> {
+        self.grants
+            .insert(id.as_slice(), encode(grant).as_slice())?;
+        Ok(())
+    }
+
+    pub fn put_token(&mut self, hash: &[u8; 32], token: &TokenRecord) -> Result<(), StoreError> {
+        self.tokens
+            .insert(hash.as_slice(), encode(token).as_slice())?;
+        Ok(())
+    }
+
+    pub fn remove_token(&mut self, hash: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(self.tokens.remove(hash.as_slice())?.is_some())
+    }
+
+    /// Ends a grant and with it every token that names it (their records go
+    /// when they expire; none is honoured without its grant).
+    pub fn revoke_grant(&mut self, id: &GrantId) -> Result<bool, StoreError> {
+        Ok(self.grants.remove(id.as_slice())?.is_some())
+    }
+
+    /// Ends every grant and code of one app registration; how many grants.
+    pub fn revoke_app(&mut self, app_id: &str) -> Result<u64, StoreError> {
+        let mut revoked = 0;
+        self.grants.retain(|_, v| {
+            let of_app = decode::<GrantRecord>(GRANTS, v).is_ok_and(|g| g.app_id == app_id);
+            revoked += u64::from(of_app);
+            !of_app
+        })?;
+        self.codes
+            .retain(|_, v| !decode::<CodeRecord>(CODES, v).is_ok_and(|c| c.app_id == app_id))?;
+        Ok(revoked)
+    }
+
+    /// Deletes expired codes, grants and tokens, and tokens whose grant is
+    /// gone; how many records.
+    pub fn sweep(&mut self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        self.codes.retain(|_, v| {
+            let live = decode::<CodeRecord>(CODES, v).is_ok_and(|c| now < c.expires_at);
+            removed += u64::from(!live);
+            live
+        })?;
+        self.grants.retain(|_, v| {
+            let live = decode::<GrantRecord>(GRANTS, v).is_ok_and(|g| now < g.expires_at);
+            removed += u64::from(!live);
+            live
+        })?;
+        let mut dead = Vec::new();
+        for entry in self.tokens.iter()? {
+            let (k, v) = entry?;
+            let t: TokenRecord = decode(TOKENS, v.value())?;
+            if now >= t.expires_at || self.grants.get(t.grant.as_slice())?.is_none() {
+                dead.push(k.value().to_vec());
+            }
+        }
+        for hash in &dead {
+            self.tokens.remove(hash.as_slice())?;
+        }
+        Ok(removed + dead.len() as u64)
+    }
+}
