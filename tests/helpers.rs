@@ -178,6 +178,21 @@ impl TestApp {
         .unwrap()
     }
 
+    /// `/metrics` of this server (enabled by default, on its own loopback port).
+    pub async fn metrics(&self) -> String {
+        let addr = self
+            .running
+            .as_ref()
+            .and_then(|r| r.metrics_addr)
+            .expect("metrics enabled");
+        reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// The token of a reset link issued by an administrator (no mail sent).
     pub async fn reset_token(&self, username: &str) -> String {
         let request = Request::ResetLink {

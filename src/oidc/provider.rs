@@ -234,29 +234,23 @@ impl Auth {
         };
         let config = self.config.clone();
         let ttl = self.config.oidc.access_token_ttl.signed();
-        let refresh_ttl = self.config.refresh_token_ttl();
-        let issuer = self.config.issuer();
         let decided = self
             .store
-            .write_blocking(move |tx| match grant {
-                Grant::Code {
-                    code,
-                    redirect_uri,
-                    verifier,
-                } => redeem_code(
+            .write_blocking(move |tx| {
+                let cx = Exchange {
                     tx,
-                    &config,
-                    &app,
-                    &code,
-                    &redirect_uri,
-                    verifier,
-                    ttl,
-                    refresh_ttl,
-                    &issuer,
-                    &origin,
-                ),
-                Grant::Refresh { token, scope } => {
-                    refresh(tx, &config, &app, &token, scope, ttl, &issuer, &origin)
+                    config: &config,
+                    app: &app,
+                    origin: &origin,
+                    issuer: config.issuer(),
+                };
+                match grant {
+                    Grant::Code {
+                        code,
+                        redirect_uri,
+                        verifier,
+                    } => redeem_code(&cx, &code, &redirect_uri, verifier),
+                    Grant::Refresh { token, scope } => refresh(&cx, &token, scope),
                 }
             })
             .await?;
@@ -411,19 +405,67 @@ fn refused(
     )
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One token request inside its write transaction: the app that
+/// authenticated, where the request came from, and the settings it reads.
+struct Exchange<'a> {
+    tx: &'a Write,
+    config: &'a Config,
+    app: &'a AppRecord,
+    origin: &'a Origin,
+    issuer: String,
+}
+
+impl Exchange<'_> {
+    fn access_ttl(&self) -> SignedDuration {
+        self.config.oidc.access_token_ttl.signed()
+    }
+
+    /// The ID token's claims (OpenID Connect Core 2 and 3.1.3.6).
+    fn id_claims(
+        &self,
+        user: &UserRecord,
+        grant: &GrantRecord,
+        scope: &str,
+        nonce: Option<&str>,
+        access: &Secret,
+    ) -> Value {
+        let now = self.tx.now();
+        let digest = Sha256::digest(access.expose().as_bytes());
+        let mut claims = scope_claims(user, scope);
+        let base = json!({
+            "iss": self.issuer,
+            "sub": grant.subject,
+            "aud": self.app.client_id(),
+            "exp": now.as_second() + self.access_ttl().as_secs(),
+            "iat": now.as_second(),
+            "auth_time": grant.auth_time.as_second(),
+            // OIDC Core 3.1.3.6: the left half of the access token's SHA-256.
+            "at_hash": URL_SAFE_NO_PAD.encode(&digest[..16]),
+        });
+        if let Value::Object(base) = base {
+            claims.extend(base);
+        }
+        if let Some(nonce) = nonce {
+            claims.insert("nonce".into(), nonce.into());
+        }
+        Value::Object(claims)
+    }
+}
+
 fn redeem_code(
-    tx: &Write,
-    config: &Config,
-    app: &AppRecord,
+    cx: &Exchange,
     code: &str,
     redirect_uri: &str,
     verifier: Option<String>,
-    ttl: SignedDuration,
-    refresh_ttl: SignedDuration,
-    issuer: &str,
-    origin: &Origin,
 ) -> Result<Decided, StoreError> {
+    let Exchange {
+        tx,
+        config,
+        app,
+        origin,
+        ..
+    } = *cx;
+    let (ttl, refresh_ttl) = (cx.access_ttl(), config.refresh_token_ttl());
     let now = tx.now();
     let refuse = |why: &str| Ok(Decided::Refused(OAuthError::invalid_grant(why)));
     if !token::looks_valid(code) {
@@ -518,17 +560,7 @@ fn redeem_code(
         origin,
         Some(format!("app {} (authorization code)", app.name)),
     )?;
-    let claims = id_claims(
-        issuer,
-        app,
-        &user,
-        &grant,
-        &grant.scope,
-        grant.nonce.as_deref(),
-        &access,
-        now,
-        ttl,
-    );
+    let claims = cx.id_claims(&user, &grant, &grant.scope, grant.nonce.as_deref(), &access);
     Ok(Decided::Issued(Box::new(Issue {
         access,
         refresh,
@@ -537,17 +569,15 @@ fn redeem_code(
     })))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn refresh(
-    tx: &Write,
-    config: &Config,
-    app: &AppRecord,
-    presented: &str,
-    scope: Option<String>,
-    ttl: SignedDuration,
-    issuer: &str,
-    origin: &Origin,
-) -> Result<Decided, StoreError> {
+fn refresh(cx: &Exchange, presented: &str, scope: Option<String>) -> Result<Decided, StoreError> {
+    let Exchange {
+        tx,
+        config,
+        app,
+        origin,
+        ..
+    } = *cx;
+    let ttl = cx.access_ttl();
     let now = tx.now();
     let refuse = |why: &str| Ok(Decided::Refused(OAuthError::invalid_grant(why)));
     if !token::looks_valid(presented) {
@@ -639,7 +669,7 @@ fn refresh(
     )?;
     // OIDC Core 12.2: the refreshed ID token keeps the original auth_time;
     // a nonce belongs to the authentication request, not to a refresh.
-    let claims = id_claims(issuer, app, &user, &grant, &scope, None, &access, now, ttl);
+    let claims = cx.id_claims(&user, &grant, &scope, None, &access);
     Ok(Decided::Issued(Box::new(Issue {
         access,
         refresh,
@@ -666,39 +696,6 @@ fn new_access(
         },
     )?;
     Ok(access)
-}
-
-/// The ID token's claims (OpenID Connect Core 2 and 3.1.3.6).
-#[allow(clippy::too_many_arguments)]
-fn id_claims(
-    issuer: &str,
-    app: &AppRecord,
-    user: &UserRecord,
-    grant: &GrantRecord,
-    scope: &str,
-    nonce: Option<&str>,
-    access: &Secret,
-    now: Timestamp,
-    ttl: SignedDuration,
-) -> Value {
-    let digest = Sha256::digest(access.expose().as_bytes());
-    let mut claims = scope_claims(user, scope);
-    let base = json!({
-        "iss": issuer,
-        "sub": grant.subject,
-        "aud": app.client_id(),
-        "exp": now.as_second() + ttl.as_secs(),
-        "iat": now.as_second(),
-        "auth_time": grant.auth_time.as_second(),
-        "at_hash": URL_SAFE_NO_PAD.encode(&digest[..16]),
-    });
-    if let Value::Object(base) = base {
-        claims.extend(base);
-    }
-    if let Some(nonce) = nonce {
-        claims.insert("nonce".into(), nonce.into());
-    }
-    Value::Object(claims)
 }
 
 #[cfg(test)]

@@ -548,3 +548,100 @@ async fn o1_the_sign_in_form_may_end_only_at_the_registered_app() {
         .to_owned();
     assert!(csp.ends_with("form-action 'self'"), "{csp}");
 }
+
+/// `prompt=login` and an exceeded `max_age` ask for the password again,
+/// even with a live session; the new sign-in's time is the ID token's
+/// `auth_time`. `login_hint` fills in the user name.
+#[tokio::test]
+async fn prompt_login_max_age_and_login_hint_are_honoured() {
+    let s = setup(false).await;
+    let first = code_for(&s, &authorize(&s.app, &[])).await;
+    let first = json(redeem(&s, &first, None).await).await;
+    let auth_time = |tokens: &serde_json::Value| {
+        let payload = tokens["id_token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        claims["auth_time"].as_i64().unwrap()
+    };
+    for extra in [
+        vec![("prompt", "login"), ("login_hint", "maria")],
+        vec![("max_age", "60"), ("login_hint", "maria")],
+    ] {
+        s.app.advance(Duration::from_secs(120));
+        let res = s
+            .browser
+            .get(authorize(&s.app, &extra))
+            .send()
+            .await
+            .unwrap();
+        let login = helpers::location(&res).to_owned();
+        assert!(
+            login.starts_with("/login?next=") && login.contains("fresh=1"),
+            "{login}"
+        );
+        let page = helpers::text_of(&s.browser, &s.app.url(&login)).await;
+        assert!(
+            page.contains("value=\"maria\""),
+            "the hint fills in the name"
+        );
+        let back = through_sign_in(&s.browser, &s.app, &authorize(&s.app, &extra), "maria").await;
+        let code = param(&back, "code").expect("a code after signing in again");
+        let again = json(redeem(&s, &code, None).await).await;
+        assert!(auth_time(&again) >= auth_time(&first) + 120, "{extra:?}");
+    }
+    // max_age not exceeded: no new sign-in.
+    let res = s
+        .browser
+        .get(authorize(&s.app, &[("max_age", "3600")]))
+        .send()
+        .await
+        .unwrap();
+    assert!(helpers::location(&res).starts_with(REDIRECT));
+}
+
+/// OIDC Core 3.1.2.1: the authorization request may be a form POST (from
+/// the app's page, so without our CSRF token).
+#[tokio::test]
+async fn the_authorization_request_may_be_posted() {
+    let s = setup(false).await;
+    let res = s
+        .browser
+        .post(s.app.url("/oauth2/authorize"))
+        .header("origin", "https://wiki.agency.lan")
+        .form(&[
+            ("response_type", "code"),
+            ("client_id", "wiki"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("state", "p"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let back = url::Url::parse(helpers::location(&res)).unwrap();
+    assert!(param(&back, "code").is_some());
+    assert_eq!(param(&back, "state").as_deref(), Some("p"));
+}
+
+#[tokio::test]
+async fn token_requests_are_counted_in_the_metrics() {
+    let s = setup(false).await;
+    let code = code_for(&s, &authorize(&s.app, &[])).await;
+    assert_eq!(redeem(&s, &code, None).await.status(), 200);
+    assert_eq!(redeem(&s, &code, None).await.status(), 400);
+    let text = s.app.metrics().await;
+    assert!(
+        text.contains("latchkey_tokens_total{result=\"issued\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("latchkey_tokens_total{result=\"refused\"} 1\n"),
+        "{text}"
+    );
+}
