@@ -52,6 +52,8 @@ pub struct Auth {
     locks: KeyedLocks,
     unknown: UnknownNames,
     sessions: sessions::SessionCache,
+    /// The registered apps, read again only after a commit (see [`Auth::apps`]).
+    apps: std::sync::Mutex<Option<(u64, Arc<Vec<crate::store::apps::AppRecord>>)>>,
 }
 
 impl Auth {
@@ -74,7 +76,23 @@ impl Auth {
             locks: KeyedLocks::default(),
             unknown: UnknownNames::new(UNKNOWN_NAME_CAPACITY),
             sessions: sessions::SessionCache::new(SESSION_CACHE_CAPACITY),
+            apps: std::sync::Mutex::default(),
         }
+    }
+
+    /// Every registered app. Every home page and token request asks, and
+    /// apps change rarely: the list is kept until the next commit.
+    pub fn apps(&self) -> Result<Arc<Vec<crate::store::apps::AppRecord>>, StoreError> {
+        let generation = self.store.generation();
+        let mut cached = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, apps)) = cached.as_ref()
+            && *at == generation
+        {
+            return Ok(apps.clone());
+        }
+        let apps = Arc::new(self.store.read(|tx| tx.apps()?.all())?);
+        *cached = Some((generation, apps.clone()));
+        Ok(apps)
     }
 
     /// Appends one audit event in its own transaction.

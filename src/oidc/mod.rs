@@ -7,6 +7,16 @@ pub mod provider;
 
 use serde::Serialize;
 
+/// What keeps the provider from answering at all (a 500, logged): the
+/// store or the signing key failed. Not an answer to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Key(#[from] crate::store::keys::KeyError),
+}
+
 /// An error answer of RFC 6749 (section 4.1.2.1 at the redirect URI,
 /// section 5.2 from the token endpoint): a registered code and one line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{OAuthError, has_scope, jwt};
+use super::{OAuthError, ProviderError, has_scope, jwt};
 use crate::auth::Auth;
 use crate::auth::login::{is_locked, password_expired};
 use crate::auth::sessions::ActiveSession;
@@ -224,7 +224,7 @@ impl Auth {
         client: ClientAuth,
         grant: Grant,
         origin: Origin,
-    ) -> Result<Result<Tokens, OAuthError>, StoreError> {
+    ) -> Result<Result<Tokens, OAuthError>, ProviderError> {
         let app = match self.authenticate(&client).await? {
             Ok(app) => app,
             Err(e) => {
@@ -234,46 +234,44 @@ impl Auth {
         };
         let config = self.config.clone();
         let ttl = self.config.oidc.access_token_ttl.signed();
-        let decided = self
+        let keys = self.keys.clone();
+        // One hop to the blocking pool for the transaction and the signature.
+        let signed = self
             .store
-            .write_blocking(move |tx| {
-                let cx = Exchange {
-                    tx,
-                    config: &config,
-                    app: &app,
-                    origin: &origin,
-                    issuer: config.issuer(),
-                };
-                match grant {
-                    Grant::Code {
-                        code,
-                        redirect_uri,
-                        verifier,
-                    } => redeem_code(&cx, &code, &redirect_uri, verifier),
-                    Grant::Refresh { token, scope } => refresh(&cx, &token, scope),
-                }
+            .blocking(move |store| {
+                let decided = store.write(|tx| {
+                    let cx = Exchange {
+                        tx,
+                        config: &config,
+                        app: &app,
+                        origin: &origin,
+                        issuer: config.issuer(),
+                    };
+                    match grant {
+                        Grant::Code {
+                            code,
+                            redirect_uri,
+                            verifier,
+                        } => redeem_code(&cx, &code, &redirect_uri, verifier),
+                        Grant::Refresh { token, scope } => refresh(&cx, &token, scope),
+                    }
+                })?;
+                Ok::<_, ProviderError>(match decided {
+                    Decided::Issued(issue) => {
+                        let id_token = jwt::sign(&keys, &issue.claims, store.now())?;
+                        Ok((issue, id_token))
+                    }
+                    Decided::Refused(e) => Err(e),
+                })
             })
             .await?;
-        let issue = match decided {
-            Decided::Issued(issue) => issue,
-            Decided::Refused(e) => {
+        let (issue, id_token) = match signed {
+            Ok(signed) => signed,
+            Err(e) => {
                 bump(&self.metrics.tokens_refused);
                 return Ok(Err(e));
             }
         };
-        let keys = self.keys.clone();
-        let now = self.store.now();
-        let claims = issue.claims;
-        let id_token = tokio::task::spawn_blocking(move || jwt::sign(&keys, &claims, now))
-            .await
-            .map_err(|e| StoreError::Io {
-                path: Default::default(),
-                source: std::io::Error::other(e.to_string()),
-            })?
-            .map_err(|e| StoreError::Io {
-                path: Default::default(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
         bump(&self.metrics.tokens_issued);
         Ok(Ok(Tokens {
             access_token: issue.access,

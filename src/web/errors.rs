@@ -90,6 +90,12 @@ impl From<crate::store::StoreError> for WebError {
     }
 }
 
+impl From<crate::oidc::ProviderError> for WebError {
+    fn from(e: crate::oidc::ProviderError) -> Self {
+        WebError::Internal(e.to_string())
+    }
+}
+
 impl From<crate::auth::AuthError> for WebError {
     fn from(e: crate::auth::AuthError) -> Self {
         match e {

@@ -25,6 +25,11 @@
 //!   startup --bin B --config F --addr A [--idle-ms MS]
 //!                                 exec `B --config F serve`, time until /healthz answers,
 //!                                 then read its memory after MS idle milliseconds
+//!   refresh --addr A --pid PID --user U --password P --client-id ID --secret S
+//!           --redirect-uri R --tokens N --connections C --seconds D
+//!                                 sign U in, get N refresh tokens through the
+//!                                 authorization code flow (RssAnon before and
+//!                                 after), then C connections refresh them for D s
 //!   mail --bin B --config F --addr A --port P [--idle-ms MS] [--drain N]
 //!                                 idle CPU and memory of `B --config F serve` with its
 //!                                 outbox as it is; with N, the time to deliver N
@@ -69,7 +74,8 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "free-port" => free_port(),
         "hash" => hash(&args),
-        "wait" | "status" | "session" | "login" | "flood" | "attack" | "startup" | "mail" => {
+        "wait" | "status" | "session" | "login" | "flood" | "attack" | "startup" | "mail"
+        | "refresh" => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(r) => r,
                 Err(e) => {
@@ -86,6 +92,7 @@ fn main() -> ExitCode {
                     "flood" => flood(&args).await,
                     "attack" => attack(&args).await,
                     "mail" => mail(&args).await,
+                    "refresh" => refresh(&args).await,
                     _ => startup(&args).await,
                 }
             })
@@ -619,6 +626,186 @@ async fn flood(args: &Args) -> Result<(), Error> {
     Ok(())
 }
 
+/// The string value of `"key":"..."` in a flat JSON object (tokens are
+/// base64url and JWTs: no escapes to undo).
+fn json_string(body: &[u8], key: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let marker = format!("\"{key}\":\"");
+    let start = text.find(&marker)? + marker.len();
+    let len = text[start..].find('"')?;
+    Some(text[start..start + len].to_owned())
+}
+
+/// The OAuth client `refresh` acts as.
+struct OAuthClient {
+    id: String,
+    secret: String,
+    redirect_uri: String,
+}
+
+impl OAuthClient {
+    fn credentials(&self) -> String {
+        format!(
+            "client_id={}&client_secret={}",
+            encode(&self.id),
+            encode(&self.secret)
+        )
+    }
+
+    /// One authorization code flow with a signed-in session: its refresh token.
+    async fn grant(&self, conn: &mut Conn, cookie: &str) -> Result<String, Error> {
+        let path = format!(
+            "/oauth2/authorize?response_type=code&scope=openid%20profile&client_id={}&redirect_uri={}",
+            encode(&self.id),
+            encode(&self.redirect_uri)
+        );
+        let reply = conn.send("GET", &path, Some(cookie), None).await?;
+        let location = reply
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| format!("authorize answered {} without a Location", reply.status))?;
+        let code = location
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("code="))
+            .ok_or_else(|| format!("no code in {location}"))?
+            .to_owned();
+        let form = format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={}&{}",
+            encode(&self.redirect_uri),
+            self.credentials()
+        );
+        let reply = conn.send("POST", "/oauth2/token", None, Some(form)).await?;
+        json_string(&reply.body, "refresh_token")
+            .ok_or_else(|| format!("the token endpoint answered {}", reply.status).into())
+    }
+
+    fn refresh_form(&self, token: &str) -> String {
+        format!(
+            "grant_type=refresh_token&refresh_token={token}&{}",
+            self.credentials()
+        )
+    }
+}
+
+/// Refreshes `tokens` round-robin until `deadline`, keeping each rotated token.
+async fn refresh_until(
+    addr: SocketAddr,
+    mut conn: Conn,
+    client: Arc<OAuthClient>,
+    mut tokens: Vec<String>,
+    deadline: Instant,
+) -> Tally {
+    let mut tally = Tally::default();
+    let hard_stop = deadline + PHASE_LIMIT;
+    let mut i = 0;
+    while Instant::now() < deadline.min(hard_stop) && !tokens.is_empty() {
+        let slot = i % tokens.len();
+        i += 1;
+        let started = Instant::now();
+        let reply = conn
+            .send(
+                "POST",
+                "/oauth2/token",
+                None,
+                Some(client.refresh_form(&tokens[slot])),
+            )
+            .await;
+        let fresh = reply
+            .as_ref()
+            .ok()
+            .filter(|r| r.status == StatusCode::OK)
+            .and_then(|r| json_string(&r.body, "refresh_token"));
+        let ok = fresh.is_some();
+        if let Some(t) = fresh {
+            tokens[slot] = t;
+        }
+        if !tally.record(started, reply, |_| ok) {
+            match Conn::open(addr).await {
+                Ok(c) => conn = c,
+                Err(_) => break,
+            }
+        }
+    }
+    tally
+}
+
+async fn refresh(args: &Args) -> Result<(), Error> {
+    let addr = args.addr()?;
+    let pid: u32 = args.get("pid")?;
+    let user: String = args.get("user")?;
+    let password: String = args.get("password")?;
+    let count: usize = args.get("tokens")?;
+    let connections: usize = args.get::<usize>("connections")?.max(1);
+    let seconds: f64 = args.get("seconds")?;
+    let client = Arc::new(OAuthClient {
+        id: args.get("client-id")?,
+        secret: args.get("secret")?,
+        redirect_uri: args.get("redirect-uri")?,
+    });
+    let mut conn = Conn::open(addr).await?;
+    let form = LoginForm::fetch(&mut conn).await?;
+    let reply = form.sign_in(&mut conn, &user, &password).await?;
+    let cookie = reply
+        .cookie("latchkey_session")
+        .ok_or_else(|| format!("sign-in as {user} answered {}", reply.status))?;
+    // The first grant makes the signing key; memory is measured after it.
+    let mut tokens = vec![client.grant(&mut conn, &cookie).await?];
+    let before = memory(pid).ok_or("cannot read the server's memory")?;
+    let started = Instant::now();
+    while tokens.len() < count {
+        tokens.push(client.grant(&mut conn, &cookie).await?);
+    }
+    let granting = started.elapsed();
+    let after = memory(pid).ok_or("cannot read the server's memory")?;
+    println!("grants={}", tokens.len());
+    println!(
+        "grant_ms_each={:.2}",
+        ms(granting) / (count.max(2) - 1) as f64
+    );
+    println!("rss_anon_before_kib={}", before["rss_anon_kib"]);
+    println!("rss_anon_after_kib={}", after["rss_anon_kib"]);
+
+    let mut shares: Vec<Vec<String>> = vec![Vec::new(); connections];
+    for (i, t) in tokens.into_iter().enumerate() {
+        shares[i % connections].push(t);
+    }
+    let mut prepared = Vec::new();
+    for share in shares {
+        prepared.push((Conn::open(addr).await?, share));
+    }
+    let cpu_before = cpu_ticks(pid);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::new();
+    for (conn, share) in prepared {
+        tasks.push(tokio::spawn(refresh_until(
+            addr,
+            conn,
+            client.clone(),
+            share,
+            deadline,
+        )));
+    }
+    let mut tally = Tally::default();
+    for task in tasks {
+        tally.merge(task.await?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!("rps={:.1}", tally.ok as f64 / elapsed);
+    if let (Some(a), Some(b)) = (cpu_before, cpu_ticks(pid)) {
+        // Clock ticks are 10 ms each.
+        println!(
+            "cpu_ms_each={:.3}",
+            (b - a) as f64 * 10.0 / tally.ok.max(1) as f64
+        );
+    }
+    let end = memory(pid).ok_or("cannot read the server's memory")?;
+    println!("rss_anon_end_kib={}", end["rss_anon_kib"]);
+    tally.print("");
+    Ok(())
+}
+
 /// `VmRSS`, `RssAnon`, `RssFile`, `VmHWM` (KiB) of a process.
 fn memory(pid: u32) -> Option<BTreeMap<&'static str, u64>> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -837,9 +1024,13 @@ async fn mail(args: &Args) -> Result<(), Error> {
     let after = cpu_ticks(server.pid).ok_or("cannot read the server's /proc stat")?;
     let mem = memory(server.pid).ok_or("cannot read the server's /proc status")?;
     server.stop().await;
-    let idle_cpu_pct = (after - before) as f64 * 1000.0 / CLOCK_TICKS_PER_SEC / idle_ms as f64 * 100.0;
+    let idle_cpu_pct =
+        (after - before) as f64 * 1000.0 / CLOCK_TICKS_PER_SEC / idle_ms as f64 * 100.0;
     println!("idle_cpu_pct={idle_cpu_pct:.3}");
-    println!("idle_rss_anon_kib={}", mem.get("rss_anon_kib").copied().unwrap_or(0));
+    println!(
+        "idle_rss_anon_kib={}",
+        mem.get("rss_anon_kib").copied().unwrap_or(0)
+    );
     if drain == 0 {
         return Ok(());
     }
@@ -859,7 +1050,10 @@ async fn mail(args: &Args) -> Result<(), Error> {
     sink.abort();
     println!("delivered={}", received.load(Ordering::SeqCst));
     println!("drain_ms={:.0}", ms(drained));
-    println!("drain_cpu_ms={:.0}", ticks as f64 * 1000.0 / CLOCK_TICKS_PER_SEC);
+    println!(
+        "drain_cpu_ms={:.0}",
+        ticks as f64 * 1000.0 / CLOCK_TICKS_PER_SEC
+    );
     Ok(())
 }
 

@@ -743,7 +743,7 @@ pub async fn logout_get(
             "The sign-out request could not be read.",
         ));
     };
-    let apps = state.auth.store.read(|tx| tx.apps()?.all())?;
+    let apps = state.auth.apps()?;
     let request = match logout_request(&state, &params, &apps) {
         Ok(r) => r,
         Err(why) => return Ok(refuse_page("Sign-out request refused", why)),
@@ -787,7 +787,7 @@ pub async fn logout_post(
     .filter(|n| !form.text(n).is_empty())
     .map(|n| (n.to_owned(), form.text(n).to_owned()))
     .collect();
-    let apps = state.auth.store.read(|tx| tx.apps()?.all())?;
+    let apps = state.auth.apps()?;
     let request = match logout_request(&state, &params, &apps) {
         Ok(r) => r,
         Err(why) => return Ok(refuse_page("Sign-out request refused", why)),
