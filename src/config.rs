@@ -621,6 +621,31 @@ mod tests {
         Config::default().validate().unwrap();
     }
 
+    /// CONTRACT section 2, `[oidc]`: the defaults, the issuer rule, and a
+    /// refresh token that never outlives a session.
+    #[test]
+    fn the_oidc_section_has_its_defaults_and_checks() {
+        let c = checked("").unwrap();
+        assert_eq!(c.oidc.access_token_ttl, Dur::minutes(10));
+        assert_eq!(c.oidc.refresh_token_ttl, Dur::hours(12));
+        assert_eq!(c.issuer(), "http://127.0.0.1:8080");
+        let c = checked("[oidc]\nissuer = \"https://id.agency.lan/\"\n").unwrap();
+        assert_eq!(c.issuer(), "https://id.agency.lan");
+        checked("[oidc]\nissuer = \"http://localhost:9000\"\n").unwrap();
+        for bad in [
+            "http://id.agency.lan",
+            "https://id.agency.lan/?x=1",
+            "https://id.agency.lan/#f",
+            "id.agency.lan",
+        ] {
+            let err = checked(&format!("[oidc]\nissuer = \"{bad}\"\n")).unwrap_err();
+            assert!(err.to_string().starts_with("oidc.issuer"), "{bad}: {err}");
+        }
+        let c = checked("[session]\nabsolute_timeout = \"8h\"\n").unwrap();
+        assert_eq!(c.refresh_token_ttl(), jiff::SignedDuration::from_hours(8));
+        assert!(checked("[oidc]\naccess_token_ttl = \"0s\"\n").is_err());
+    }
+
     #[test]
     fn unknown_keys_are_named() {
         let err = parse("[policy]\nmin_lenght = 9\n").err().unwrap();

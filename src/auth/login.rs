@@ -268,14 +268,17 @@ fn start_session(
     let Some(mut user) = users_t.get(key)? else {
         return Ok(None);
     };
+    // Most sign-ins change nothing in the account: rewrite it only when they do.
+    let changed = user.failed_attempts != 0 || user.locked_at.is_some() || rehash.is_some();
     user.failed_attempts = 0;
     user.locked_at = None;
-    user.last_sign_in_at = Some(now);
     if let Some(phc) = rehash {
         user.password_hash = Some(phc);
     }
     let must_change = user.must_change || password_expired(&user, max_age, now);
-    users_t.put(&user)?;
+    if changed {
+        users_t.put(&user)?;
+    }
     let id = tx.sessions()?.create(&user, must_change, now)?;
     let detail = must_change.then(|| "password change required".to_owned());
     let name = Some(user.username.as_str());

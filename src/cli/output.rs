@@ -161,7 +161,6 @@ fn show_user(u: &UserView) {
         ),
         ("password_changed_at", or_dash(&u.password_changed_at)),
         ("password_expires_at", or_dash(&u.password_expires_at)),
-        ("last_sign_in_at", or_dash(&u.last_sign_in_at)),
         ("created_at", u.created_at.to_string()),
     ];
     for (k, v) in rows {

@@ -90,7 +90,6 @@ impl Ops<'_> {
             password_expires_at: u
                 .password_changed_at
                 .and_then(|at| at.checked_add(max_age).ok()),
-            last_sign_in_at: u.last_sign_in_at,
             created_at: u.created_at,
         }
     }

@@ -323,9 +323,6 @@ pub struct UserView {
     pub license_expires: Option<Date>,
     pub password_changed_at: Option<Timestamp>,
     pub password_expires_at: Option<Timestamp>,
-    /// The last sign-in through the sign-in page.
-    #[serde(default)]
-    pub last_sign_in_at: Option<Timestamp>,
     pub created_at: Timestamp,
 }
 

@@ -156,15 +156,6 @@ impl Auth {
         Ok(app.filter(AppRecord::speaks_oidc))
     }
 
-    /// Every app `user` may use, for the home page.
-    pub fn apps_for(&self, user: &UserRecord) -> Result<Vec<AppRecord>, StoreError> {
-        let apps = self.store.read(|tx| tx.apps()?.all())?;
-        Ok(apps
-            .into_iter()
-            .filter(|a| a.admits(&user.groups))
-            .collect())
-    }
-
     /// Issues an authorization code for the signed-in account, or says why
     /// not (audited as `token_refused`).
     pub async fn issue_code(

@@ -75,9 +75,6 @@ pub struct UserRecord {
     /// re-created name gets a new one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
-    /// When the account last signed in (sign-in page or an app's refresh).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_sign_in_at: Option<Timestamp>,
 }
 
 impl UserRecord {
@@ -105,7 +102,6 @@ impl UserRecord {
             reset_mails: Vec::new(),
             expiry_reminded_for: None,
             subject: None,
-            last_sign_in_at: None,
         }
     }
 

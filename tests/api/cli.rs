@@ -13,9 +13,8 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// The fields of `user show --json`, in the contract's order.
-const USER_FIELDS: [&str; 16] = [
+const USER_FIELDS: [&str; 15] = [
     "username",
-    "last_sign_in_at",
     "name",
     "email",
     "phone",

@@ -20,22 +20,22 @@ pub async fn home(
     csrf: Csrf,
 ) -> Result<Response, WebError> {
     let expires_in = expires_in(&state, &s.user, state.auth.store.now());
-    let apps: Vec<_> = state
-        .auth
-        .apps_for(&s.user)?
-        .into_iter()
-        .filter_map(|a| {
-            let url = a.url?;
-            Some(context! { name => a.name.as_str(), url })
-        })
-        .collect();
-    Ok(state.page(
-        StatusCode::OK,
-        "home.html",
-        &csrf,
-        Some(&s.user),
-        context! { expires_in, apps },
-    ))
+    let apps = state.auth.apps()?;
+    let ctx = if apps.is_empty() {
+        // Most page views of an agency without apps: the same context as before apps.
+        context! { expires_in }
+    } else {
+        let links: Vec<_> = apps
+            .iter()
+            .filter(|a| a.admits(&s.user.groups))
+            .filter_map(|a| {
+                let url = a.url.as_deref()?;
+                Some(context! { name => a.name.as_str(), url })
+            })
+            .collect();
+        context! { expires_in, apps => links }
+    };
+    Ok(state.page(StatusCode::OK, "home.html", &csrf, Some(&s.user), ctx))
 }
 
 /// When the password expires, in words ("in 3 days", "in 5 hours"), once
