@@ -189,3 +189,97 @@ impl OAuth<Table<'_, &'static [u8], &'static [u8]>> {
         Ok(removed + dead.len() as u64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use jiff::SignedDuration;
+
+    fn grant(app_id: &str, expires_at: Timestamp) -> GrantRecord {
+        GrantRecord {
+            app: "wiki".into(),
+            app_id: app_id.into(),
+            user: "maria".into(),
+            subject: "s".into(),
+            epoch: 0,
+            scope: "openid".into(),
+            auth_time: expires_at,
+            nonce: None,
+            created_at: expires_at,
+            expires_at,
+            refresh: [1; 32],
+        }
+    }
+
+    fn code(app_id: &str, expires_at: Timestamp) -> CodeRecord {
+        CodeRecord {
+            app: "wiki".into(),
+            app_id: app_id.into(),
+            user: "maria".into(),
+            subject: "s".into(),
+            redirect_uri: "https://wiki.agency.lan/cb".into(),
+            challenge: None,
+            nonce: None,
+            scope: "openid".into(),
+            auth_time: expires_at,
+            expires_at,
+            redeemed: None,
+        }
+    }
+
+    fn token(grant: GrantId, expires_at: Timestamp) -> TokenRecord {
+        TokenRecord {
+            kind: TokenKind::Access,
+            grant,
+            scope: "openid".into(),
+            expires_at,
+        }
+    }
+
+    /// The sweep deletes what has expired and every token whose grant is
+    /// gone (revoked), and keeps the rest; `revoke_app` ends one
+    /// registration's grants and codes only.
+    #[test]
+    fn expired_and_orphaned_records_are_swept_and_apps_revoked_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = store.now();
+        let later = now + SignedDuration::from_hours(1);
+        let earlier = now - SignedDuration::from_secs(1);
+        store
+            .write(|tx| {
+                let mut o = tx.oauth()?;
+                o.put_grant(&[1; 16], &grant("a", later))?;
+                o.put_grant(&[2; 16], &grant("a", earlier))?;
+                o.put_grant(&[3; 16], &grant("b", later))?;
+                o.put_code(&[1; 32], &code("a", later))?;
+                o.put_code(&[2; 32], &code("a", earlier))?;
+                o.put_code(&[3; 32], &code("b", later))?;
+                o.put_token(&[1; 32], &token([1; 16], later))?;
+                o.put_token(&[2; 32], &token([1; 16], earlier))?;
+                o.put_token(&[3; 32], &token([9; 16], later))?; // no such grant
+                o.put_token(&[4; 32], &token([3; 16], later))?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        // An expired grant, an expired code, an expired token and an orphan.
+        let removed = store.write(|tx| tx.oauth()?.sweep(now)).unwrap();
+        assert_eq!(removed, 4);
+        let revoked = store.write(|tx| tx.oauth()?.revoke_app("a")).unwrap();
+        assert_eq!(revoked, 1);
+        store
+            .read(|tx| {
+                let o = tx.oauth()?;
+                assert!(o.grant(&[1; 16])?.is_none());
+                assert!(o.grant(&[3; 16])?.is_some());
+                assert!(o.code(&[1; 32])?.is_none());
+                assert!(o.code(&[3; 32])?.is_some());
+                assert!(o.token(&[3; 32])?.is_none());
+                assert!(o.token(&[4; 32])?.is_some());
+                assert_eq!(o.grant_count()?, 1);
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+}
