@@ -151,12 +151,20 @@ pub fn router(state: AppState) -> Router {
             pages::oidc::AUTHORIZE,
             get(pages::oidc::authorize_get).post(pages::oidc::authorize_post),
         )
-        .route("/oauth2/token", post(pages::oidc::token))
+        .route(
+            "/oauth2/token",
+            post(pages::oidc::token).options(pages::oidc::preflight),
+        )
         .route(
             "/oauth2/userinfo",
-            get(pages::oidc::userinfo).post(pages::oidc::userinfo),
+            get(pages::oidc::userinfo)
+                .post(pages::oidc::userinfo)
+                .options(pages::oidc::preflight),
         )
-        .route("/oauth2/revoke", post(pages::oidc::revoke))
+        .route(
+            "/oauth2/revoke",
+            post(pages::oidc::revoke).options(pages::oidc::preflight),
+        )
         .route(
             "/oauth2/logout",
             get(pages::oidc::logout_get).post(pages::oidc::logout_post),

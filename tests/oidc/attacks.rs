@@ -645,3 +645,51 @@ async fn token_requests_are_counted_in_the_metrics() {
         "{text}"
     );
 }
+
+/// A browser app may read the token, userinfo and revocation answers when
+/// its page's origin is that of a registered redirect URI, and no other
+/// origin may (CORS, no credentials).
+#[tokio::test]
+async fn browser_apps_of_registered_origins_may_read_token_answers() {
+    let s = setup(true).await;
+    let http = library_http();
+    for (origin, allowed) in [
+        ("https://wiki.agency.lan", true),
+        ("https://evil.example", false),
+    ] {
+        let res = http
+            .post(s.app.url("/oauth2/token"))
+            .header("origin", origin)
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "x"),
+                ("client_id", "wiki"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
+        let acao = res.headers().get("access-control-allow-origin");
+        assert_eq!(
+            acao.map(|v| v.to_str().unwrap()),
+            allowed.then_some(origin),
+            "{origin}"
+        );
+        assert!(
+            res.headers()
+                .get("access-control-allow-credentials")
+                .is_none()
+        );
+        let pre = http
+            .request(reqwest::Method::OPTIONS, s.app.url("/oauth2/userinfo"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pre.status(), 204);
+        let allows = pre.headers().get("access-control-allow-headers");
+        assert_eq!(allows.is_some(), allowed, "{origin}");
+    }
+}

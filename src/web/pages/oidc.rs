@@ -95,6 +95,53 @@ pub async fn allow_form_target(state: &AppState, next: &str, res: &mut Response)
     }
 }
 
+/// The request's `Origin` when it is the origin of a registered app's
+/// redirect URI: a browser app (a `--public` one) may then read the token,
+/// userinfo and revocation answers (CORS). No cookies are involved, so no
+/// credentials are allowed.
+fn cors_origin(state: &AppState, headers: &HeaderMap) -> Option<HeaderValue> {
+    let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
+    let apps = state.auth.apps().ok()?;
+    let registered = apps
+        .iter()
+        .flat_map(|a| &a.redirect_uris)
+        .any(|uri| url::Url::parse(uri).is_ok_and(|u| u.origin().ascii_serialization() == origin));
+    registered
+        .then(|| HeaderValue::from_str(origin).ok())
+        .flatten()
+}
+
+fn with_cors(state: &AppState, headers: &HeaderMap, mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(origin) = cors_origin(state, headers) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    }
+    res
+}
+
+/// `OPTIONS` on the token, userinfo and revocation endpoints: the CORS
+/// preflight a browser sends before a request with an `Authorization` header.
+pub async fn preflight(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    if cors_origin(&state, &headers).is_some() {
+        let h = res.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+    with_cors(&state, &headers, res)
+}
+
 /// JSON any origin may read (discovery and keys are public documents).
 fn public_json(status: StatusCode, body: &serde_json::Value) -> Response {
     let mut res = json_response(status, body);
@@ -516,11 +563,21 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let fields = match token_form(&headers, &body) {
+    let res = token_answer(&state, ip, &headers, &body).await?;
+    Ok(with_cors(&state, &headers, res))
+}
+
+async fn token_answer(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, WebError> {
+    let fields = match token_form(headers, body) {
         Ok(f) => f,
         Err(e) => return Ok(token_error(&e)),
     };
-    let client = match client_auth(&headers, &fields) {
+    let client = match client_auth(headers, &fields) {
         Ok(c) => c,
         Err(e) => return Ok(token_error(&e)),
     };
@@ -584,6 +641,15 @@ pub async fn userinfo(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let res = userinfo_answer(&state, &headers, &body).await?;
+    Ok(with_cors(&state, &headers, res))
+}
+
+async fn userinfo_answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, WebError> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -595,7 +661,7 @@ pub async fn userinfo(
     let from_body = if body.is_empty() {
         None
     } else {
-        token_form(&headers, &body)
+        token_form(headers, body)
             .ok()
             .and_then(|mut f| f.remove("access_token"))
     };
@@ -635,11 +701,20 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let fields = match token_form(&headers, &body) {
+    let res = revoke_answer(&state, &headers, &body).await?;
+    Ok(with_cors(&state, &headers, res))
+}
+
+async fn revoke_answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, WebError> {
+    let fields = match token_form(headers, body) {
         Ok(f) => f,
         Err(e) => return Ok(token_error(&e)),
     };
-    let client = match client_auth(&headers, &fields) {
+    let client = match client_auth(headers, &fields) {
         Ok(c) => c,
         Err(e) => return Ok(token_error(&e)),
     };
