@@ -19,7 +19,7 @@ use crate::domain::token;
 use crate::metrics::bump;
 use crate::store::apps::AppRecord;
 use crate::store::audit::{Event, Origin};
-use crate::store::oauth::{CodeRecord, GrantId, GrantRecord, TokenKind, TokenRecord};
+use crate::store::oauth::{CodeRecord, GrantId, GrantRecord, OAuthMut, TokenKind, TokenRecord};
 use crate::store::users::UserRecord;
 use crate::store::{StoreError, Write};
 
@@ -469,17 +469,13 @@ fn redeem_code(
         return refuse("the code was issued to another client");
     }
     if let Some(grant) = record.redeemed {
-        // O2: a replay. Whoever holds the code may hold the tokens: end them.
-        oauth.revoke_grant(&grant)?;
-        drop(oauth);
-        tx.record(
-            Event::TokenRefused,
+        // O2: whoever holds the code may hold the tokens it gave.
+        replayed(
+            cx,
+            oauth,
+            &grant,
             None,
-            origin,
-            Some(format!(
-                "app {}: a code used twice; the tokens it gave are revoked",
-                app.name
-            )),
+            "a code used twice; the tokens it gave are revoked",
         )?;
         return refuse("unknown, expired or used code");
     }
@@ -587,17 +583,14 @@ fn refresh(cx: &Exchange, presented: &str, scope: Option<String>) -> Result<Deci
     if !bool::from(grant.refresh.ct_eq(&hash)) {
         // O6: a rotated-out token came back. One of its holders is not the
         // app: end the whole family.
-        oauth.revoke_grant(&t.grant)?;
-        drop(oauth);
         let user = tx.users()?.get(&grant.user)?;
-        tx.record(
-            Event::TokenRefused,
-            user.as_ref().map(|u| u.username.as_str()),
-            origin,
-            Some(format!(
-                "app {}: a refresh token used twice; its family is revoked",
-                app.name
-            )),
+        let name = user.as_ref().map(|u| u.username.as_str());
+        replayed(
+            cx,
+            oauth,
+            &t.grant,
+            name,
+            "a refresh token used twice; its family is revoked",
         )?;
         return refuse("unknown, expired or revoked refresh token");
     }
@@ -667,8 +660,24 @@ fn refresh(cx: &Exchange, presented: &str, scope: Option<String>) -> Result<Deci
     })))
 }
 
+/// A spent code or refresh token came back: one of its holders is not the
+/// app, so the grant ends with every token it gave (O2, O6), audited.
+fn replayed(
+    cx: &Exchange,
+    mut oauth: OAuthMut,
+    grant: &GrantId,
+    user: Option<&str>,
+    what: &str,
+) -> Result<(), StoreError> {
+    oauth.revoke_grant(grant)?;
+    drop(oauth);
+    let detail = format!("app {}: {what}", cx.app.name);
+    cx.tx
+        .record(Event::TokenRefused, user, cx.origin, Some(detail))
+}
+
 fn new_access(
-    oauth: &mut crate::store::oauth::OAuth<redb::Table<'_, &'static [u8], &'static [u8]>>,
+    oauth: &mut OAuthMut,
     grant: GrantId,
     scope: &str,
     now: Timestamp,

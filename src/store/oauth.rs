@@ -119,7 +119,10 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> OAuth<T> {
     }
 }
 
-impl OAuth<Table<'_, &'static [u8], &'static [u8]>> {
+/// The three tables in a write transaction.
+pub type OAuthMut<'t> = OAuth<Table<'t, &'static [u8], &'static [u8]>>;
+
+impl OAuthMut<'_> {
     pub fn put_code(&mut self, hash: &[u8; 32], code: &CodeRecord) -> Result<(), StoreError> {
         self.codes
             .insert(hash.as_slice(), encode(code).as_slice())?;

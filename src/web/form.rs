@@ -42,16 +42,7 @@ impl FromRequest<AppState> for Form {
             reject(state, &mut parts, "cross-site request").await;
             return Err(WebError::Forbidden("cross-site request"));
         }
-        let is_form = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| {
-                v.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
-        if !is_form {
+        if !is_form(&parts.headers) {
             return Err(WebError::BadRequest("not a form"));
         }
         let bytes = read_body(body).await?;
@@ -142,6 +133,18 @@ fn same_site(headers: &HeaderMap, base_url: &BaseUrl) -> bool {
         .is_some_and(|h| h.eq_ignore_ascii_case(&authority));
     let matches_base = base_url.origin() == url.origin();
     matches_host || matches_base
+}
+
+/// Whether the body is declared `application/x-www-form-urlencoded`.
+pub fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 /// Parses `a=1&b=2` strictly: `None` on bad encoding, bad UTF-8 or a repeated name.

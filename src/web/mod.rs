@@ -112,6 +112,30 @@ impl AppState {
     }
 }
 
+/// The OpenID Connect endpoints apps call from their servers (or, for a
+/// browser app, from its page): one CORS layer over the three.
+fn machine_endpoints(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/oauth2/token",
+            post(pages::oidc::token).options(pages::oidc::preflight),
+        )
+        .route(
+            "/oauth2/userinfo",
+            get(pages::oidc::userinfo)
+                .post(pages::oidc::userinfo)
+                .options(pages::oidc::preflight),
+        )
+        .route(
+            "/oauth2/revoke",
+            post(pages::oidc::revoke).options(pages::oidc::preflight),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            pages::oidc::cors,
+        ))
+}
+
 /// The whole web application as a function of its state.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -151,20 +175,7 @@ pub fn router(state: AppState) -> Router {
             pages::oidc::AUTHORIZE,
             get(pages::oidc::authorize_get).post(pages::oidc::authorize_post),
         )
-        .route(
-            "/oauth2/token",
-            post(pages::oidc::token).options(pages::oidc::preflight),
-        )
-        .route(
-            "/oauth2/userinfo",
-            get(pages::oidc::userinfo)
-                .post(pages::oidc::userinfo)
-                .options(pages::oidc::preflight),
-        )
-        .route(
-            "/oauth2/revoke",
-            post(pages::oidc::revoke).options(pages::oidc::preflight),
-        )
+        .merge(machine_endpoints(state.clone()))
         .route(
             "/oauth2/logout",
             get(pages::oidc::logout_get).post(pages::oidc::logout_post),

@@ -693,3 +693,77 @@ async fn browser_apps_of_registered_origins_may_read_token_answers() {
         assert_eq!(allows.is_some(), allowed, "{origin}");
     }
 }
+
+/// CONTRACT section 7: the scopes release `name`, `preferred_username`
+/// (profile), `email`, `email_verified` (email), `phone_number` (phone) and
+/// `groups` (groups), in the ID token and from userinfo, and nothing a
+/// scope does not grant.
+#[tokio::test]
+async fn each_scope_releases_its_claims_and_no_others() {
+    let s = setup(false).await;
+    s.app
+        .admin(Request::GroupAdd {
+            name: "Intake".into(),
+        })
+        .await
+        .unwrap();
+    s.app
+        .admin(Request::UserSet {
+            username: "maria".into(),
+            changes: latchkey::control::protocol::UserChanges {
+                phone: Some("+1 612 555 0100".into()),
+                groups: Some(vec!["intake".into()]),
+                ..Default::default()
+            },
+        })
+        .await
+        .unwrap();
+    let claims_of = |tokens: &serde_json::Value| {
+        let payload = tokens["id_token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&URL_SAFE_NO_PAD.decode(payload).unwrap())
+            .unwrap()
+    };
+    let userinfo = |tokens: serde_json::Value| {
+        let url = s.app.url("/oauth2/userinfo");
+        async move {
+            library_http()
+                .get(url)
+                .bearer_auth(tokens["access_token"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let all =
+        authorize(&s.app, &[]).replace("scope=openid+email", "scope=openid+phone+groups+profile");
+    let tokens = json(redeem(&s, &code_for(&s, &all).await, None).await).await;
+    for claims in [claims_of(&tokens), userinfo(tokens.clone()).await] {
+        assert_eq!(claims["groups"], serde_json::json!(["Intake"]), "{claims}");
+        assert!(
+            claims["phone_number"]
+                .as_str()
+                .is_some_and(|p| p.contains("555")),
+            "{claims}"
+        );
+        assert_eq!(claims["preferred_username"], "maria");
+        assert!(claims.get("email").is_none(), "no email scope: {claims}");
+    }
+    let only = authorize(&s.app, &[]).replace("scope=openid+email", "scope=openid");
+    let tokens = json(redeem(&s, &code_for(&s, &only).await, None).await).await;
+    let info = userinfo(tokens).await;
+    assert!(info["sub"].is_string());
+    for claim in ["name", "email", "phone_number", "groups"] {
+        assert!(
+            info.get(claim).is_none(),
+            "{claim} without its scope: {info}"
+        );
+    }
+}

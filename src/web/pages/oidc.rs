@@ -111,10 +111,19 @@ fn cors_origin(state: &AppState, headers: &HeaderMap) -> Option<HeaderValue> {
         .flatten()
 }
 
-fn with_cors(state: &AppState, headers: &HeaderMap, mut res: Response) -> Response {
+/// Middleware on the token, userinfo and revocation endpoints: their
+/// answers (and the preflight below) name the requesting origin when it is
+/// a registered app's.
+pub async fn cors(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let allowed = cors_origin(&state, req.headers());
+    let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    if let Some(origin) = cors_origin(state, headers) {
+    if let Some(origin) = allowed {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     }
     res
@@ -139,7 +148,7 @@ pub async fn preflight(State(state): State<AppState>, headers: HeaderMap) -> Res
             HeaderValue::from_static("600"),
         );
     }
-    with_cors(&state, &headers, res)
+    res
 }
 
 /// JSON any origin may read (discovery and keys are public documents).
@@ -513,15 +522,7 @@ fn client_auth(
 
 /// A form body of the token, revocation or userinfo endpoint.
 fn token_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !is_form {
+    if !form::is_form(headers) {
         return Err(OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
         ));
@@ -563,21 +564,11 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let res = token_answer(&state, ip, &headers, &body).await?;
-    Ok(with_cors(&state, &headers, res))
-}
-
-async fn token_answer(
-    state: &AppState,
-    ip: std::net::IpAddr,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, WebError> {
-    let fields = match token_form(headers, body) {
+    let fields = match token_form(&headers, &body) {
         Ok(f) => f,
         Err(e) => return Ok(token_error(&e)),
     };
-    let client = match client_auth(headers, &fields) {
+    let client = match client_auth(&headers, &fields) {
         Ok(c) => c,
         Err(e) => return Ok(token_error(&e)),
     };
@@ -641,15 +632,6 @@ pub async fn userinfo(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let res = userinfo_answer(&state, &headers, &body).await?;
-    Ok(with_cors(&state, &headers, res))
-}
-
-async fn userinfo_answer(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, WebError> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -661,7 +643,7 @@ async fn userinfo_answer(
     let from_body = if body.is_empty() {
         None
     } else {
-        token_form(headers, body)
+        token_form(&headers, &body)
             .ok()
             .and_then(|mut f| f.remove("access_token"))
     };
@@ -701,20 +683,11 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let res = revoke_answer(&state, &headers, &body).await?;
-    Ok(with_cors(&state, &headers, res))
-}
-
-async fn revoke_answer(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, WebError> {
-    let fields = match token_form(headers, body) {
+    let fields = match token_form(&headers, &body) {
         Ok(f) => f,
         Err(e) => return Ok(token_error(&e)),
     };
-    let client = match client_auth(headers, &fields) {
+    let client = match client_auth(&headers, &fields) {
         Ok(c) => c,
         Err(e) => return Ok(token_error(&e)),
     };
