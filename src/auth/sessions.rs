@@ -181,16 +181,31 @@ fn end_reason(
     let Some(user) = user else {
         return Some(EndReason::Deleted);
     };
+    if let Some(barred) = barred(user, now, auto_unlock) {
+        Some(barred)
+    } else if user.session_epoch != session.epoch {
+        Some(user.sessions_ended_because.unwrap_or(EndReason::Revoked))
+    } else {
+        limits.timed_out(session, now)
+    }
+}
+
+/// Why the account itself may not be used now, whatever the session or
+/// app: disabled, locked or license expired (in that order). Sessions and
+/// the OpenID Connect provider (O6) both ask.
+pub fn barred(
+    user: &UserRecord,
+    now: Timestamp,
+    auto_unlock: Option<SignedDuration>,
+) -> Option<EndReason> {
     if user.disabled {
         Some(EndReason::Disabled)
     } else if super::login::is_locked(user, now, auto_unlock) {
         Some(EndReason::Locked)
     } else if !license::is_active(user.license_expires, license::today()) {
         Some(EndReason::LicenseExpired)
-    } else if user.session_epoch != session.epoch {
-        Some(user.sessions_ended_because.unwrap_or(EndReason::Revoked))
     } else {
-        limits.timed_out(session, now)
+        None
     }
 }
 

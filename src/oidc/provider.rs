@@ -10,16 +10,17 @@ use subtle::ConstantTimeEq;
 
 use super::{OAuthError, ProviderError, has_scope, jwt};
 use crate::auth::Auth;
-use crate::auth::login::{is_locked, password_expired};
+use crate::auth::login::password_expired;
 use crate::auth::sessions::ActiveSession;
+use crate::auth::sessions::barred;
 use crate::config::Config;
-use crate::domain::license;
 use crate::domain::secret::Secret;
 use crate::domain::token;
 use crate::metrics::bump;
 use crate::store::apps::AppRecord;
 use crate::store::audit::{Event, Origin};
 use crate::store::oauth::{CodeRecord, GrantId, GrantRecord, OAuthMut, TokenKind, TokenRecord};
+use crate::store::sessions::EndReason;
 use crate::store::users::UserRecord;
 use crate::store::{StoreError, Write};
 
@@ -53,12 +54,12 @@ pub fn refusal(
     now: Timestamp,
 ) -> Option<&'static str> {
     let auto_unlock = config.lockout.auto_unlock_after.map(|d| d.signed());
-    if user.disabled {
-        Some("account disabled")
-    } else if is_locked(user, now, auto_unlock) {
-        Some("account locked")
-    } else if !license::is_active(user.license_expires, license::today()) {
-        Some("license expired")
+    if let Some(barred) = barred(user, now, auto_unlock) {
+        Some(match barred {
+            EndReason::Disabled => "account disabled",
+            EndReason::Locked => "account locked",
+            _ => "license expired",
+        })
     } else if user.password_hash.is_none() {
         Some("account not set up")
     } else if user.must_change || password_expired(user, config.policy.max_age.signed(), now) {
