@@ -37,17 +37,24 @@ impl<K: Eq + Hash + Clone, V: Clone> BoundedMap<K, V> {
     }
 
     pub fn insert(&self, key: K, value: V) {
-        if self.capacity == 0 {
-            return;
-        }
+        self.update(key, |_| (value, ()));
+    }
+
+    /// Sets the value under `key` to `f` of the one there (if any), under
+    /// one lock, and returns what `f` returned beside it.
+    pub fn update<R>(&self, key: K, f: impl FnOnce(Option<&V>) -> (V, R)) -> R {
         let mut entries = lock(&self.entries);
+        let (value, out) = f(entries.get(&key));
         if entries.len() >= self.capacity && !entries.contains_key(&key) {
             let victim = entries.keys().next().cloned();
             if let Some(victim) = victim {
                 entries.remove(&victim);
             }
         }
-        entries.insert(key, value);
+        if self.capacity > 0 {
+            entries.insert(key, value);
+        }
+        out
     }
 
     #[cfg(test)]

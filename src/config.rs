@@ -39,6 +39,7 @@ pub struct Config {
     pub helpdesk: Helpdesk,
     pub metrics: Metrics,
     pub oidc: Oidc,
+    pub forward_auth: ForwardAuth,
 }
 
 impl Default for Config {
@@ -58,6 +59,7 @@ impl Default for Config {
             helpdesk: Helpdesk::default(),
             metrics: Metrics::default(),
             oidc: Oidc::default(),
+            forward_auth: ForwardAuth::default(),
         }
     }
 }
@@ -382,6 +384,17 @@ impl Default for Oidc {
             refresh_token_ttl: Dur::hours(12),
         }
     }
+}
+
+/// Forward-auth for apps behind a reverse proxy (CONTRACT section 7).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardAuth {
+    /// Set: the session cookie is sent to every host under this domain, so
+    /// the apps behind a proxy see the sign-in. It must contain the host of
+    /// `server.base_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cookie_domain: Option<String>,
 }
 
 impl Config {

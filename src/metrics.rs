@@ -18,6 +18,9 @@ pub struct Metrics {
     pub mail_dropped: AtomicU64,
     pub tokens_issued: AtomicU64,
     pub tokens_refused: AtomicU64,
+    pub forward_auth_allowed: AtomicU64,
+    pub forward_auth_sign_in: AtomicU64,
+    pub forward_auth_denied: AtomicU64,
 }
 
 /// Values read at render time.
@@ -62,6 +65,16 @@ impl Metrics {
             &[
                 ("{result=\"issued\"}", get(&self.tokens_issued)),
                 ("{result=\"refused\"}", get(&self.tokens_refused)),
+            ],
+        );
+        family(
+            "latchkey_forward_auth_total",
+            "counter",
+            "Forward-auth checks by answer (sign_in: sent to the sign-in page).",
+            &[
+                ("{result=\"allowed\"}", get(&self.forward_auth_allowed)),
+                ("{result=\"sign_in\"}", get(&self.forward_auth_sign_in)),
+                ("{result=\"denied\"}", get(&self.forward_auth_denied)),
             ],
         );
         family(

@@ -9,6 +9,7 @@ mod helpers;
 mod smtp;
 
 mod api;
+mod forward_auth;
 mod browser;
 mod oidc;
 mod security;

@@ -4,6 +4,7 @@
 //! owns the in-memory guards, so everything that must be atomic across
 //! concurrent requests (SECURITY L7) happens in this one process.
 
+pub mod forward;
 pub mod guard;
 pub mod hasher;
 pub mod links;
@@ -54,6 +55,8 @@ pub struct Auth {
     sessions: sessions::SessionCache,
     /// The registered apps, read again only after a commit (see [`Auth::apps`]).
     apps: std::sync::Mutex<Option<(u64, Arc<Vec<crate::store::apps::AppRecord>>)>>,
+    /// Forward-auth refusals written recently, for counting repeats.
+    denials: forward::Denials,
 }
 
 impl Auth {
@@ -77,6 +80,7 @@ impl Auth {
             unknown: UnknownNames::new(UNKNOWN_NAME_CAPACITY),
             sessions: sessions::SessionCache::new(SESSION_CACHE_CAPACITY),
             apps: std::sync::Mutex::default(),
+            denials: forward::Denials::new(forward::DENIAL_CAPACITY),
         }
     }
 

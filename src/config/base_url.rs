@@ -64,6 +64,24 @@ impl BaseUrl {
     pub fn as_str(&self) -> &str {
         &self.text
     }
+
+    /// The host name (or address), lower case, without the port.
+    pub fn host(&self) -> &str {
+        self.url.host_str().unwrap_or_default()
+    }
+
+    /// `host[:port]` as a browser sends it in `Host`: the port only when it
+    /// is not the scheme's default.
+    pub fn authority(&self) -> String {
+        match self.url.port() {
+            Some(port) => format!("{}:{port}", self.host()),
+            None => self.host().to_owned(),
+        }
+    }
+
+    pub fn https(&self) -> bool {
+        self.url.scheme() == "https"
+    }
 }
 
 impl PartialEq for BaseUrl {

@@ -50,6 +50,10 @@ pub enum ConfigError {
         "oidc.issuer {0:?} must be an https:// address without a query or fragment (http:// only for a loopback address)"
     )]
     Issuer(String),
+    #[error(
+        "forward_auth.cookie_domain {domain:?} must be a domain name such as agency.lan that contains the host of server.base_url ({host})"
+    )]
+    CookieDomain { domain: String, host: String },
 }
 
 /// Longest password policy.max_length allows.
@@ -73,6 +77,7 @@ impl Config {
         self.mail.validate()?;
         self.helpdesk.validate()?;
         self.oidc.validate()?;
+        self.check_cookie_domain()?;
         self.mail.smtp.as_ref().map_or(Ok(()), Smtp::validate)
     }
 }
@@ -169,6 +174,40 @@ impl Session {
     pub fn validate(&self) -> Result<(), ConfigError> {
         nonzero(self.idle_timeout, "session.idle_timeout")?;
         nonzero(self.absolute_timeout, "session.absolute_timeout")
+    }
+}
+
+impl Config {
+    /// `forward_auth.cookie_domain`: a DNS name of at least two labels (a
+    /// browser refuses a cookie for a top-level name) that the sign-in host
+    /// lies in, or the cookie would never reach it.
+    fn check_cookie_domain(&self) -> Result<(), ConfigError> {
+        let Some(domain) = &self.forward_auth.cookie_domain else {
+            return Ok(());
+        };
+        let host = self.server.base_url.host();
+        let labels_ok = domain.split('.').count() >= 2
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            });
+        let contains_host = host == domain
+            || host
+                .strip_suffix(domain.as_str())
+                .is_some_and(|rest| rest.ends_with('.'));
+        if labels_ok && contains_host {
+            Ok(())
+        } else {
+            Err(ConfigError::CookieDomain {
+                domain: domain.clone(),
+                host: host.to_owned(),
+            })
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::check::{ConfigError, email};
 use super::{
-    Backup, BaseUrl, Config, Helpdesk, License, Lockout, Mail, Metrics, Oidc, Organization, Policy,
+    Backup, BaseUrl, Config, Helpdesk, License, Lockout, Mail, ForwardAuth, Metrics, Oidc, Organization, Policy,
     RateLimit, Reset, Server, Session, Smtp,
 };
 
@@ -31,6 +31,7 @@ pub(super) struct File {
     helpdesk: Helpdesk,
     metrics: Metrics,
     oidc: Oidc,
+    forward_auth: ForwardAuth,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +72,7 @@ impl File {
             helpdesk: self.helpdesk,
             metrics: self.metrics,
             oidc: self.oidc,
+            forward_auth: self.forward_auth,
         };
         config.validate()?;
         Ok(config)
@@ -120,6 +122,7 @@ impl Default for File {
             helpdesk: c.helpdesk,
             metrics: c.metrics,
             oidc: c.oidc,
+            forward_auth: c.forward_auth,
         }
     }
 }

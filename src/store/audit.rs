@@ -50,6 +50,9 @@ pub enum Event {
     TokenRefused,
     /// A new OpenID Connect signing key.
     KeyRotated,
+    /// Forward-auth refused a request; repeats of the same refusal are
+    /// counted into the next event rather than written one by one.
+    ForwardAuthDenied,
 }
 
 impl Event {

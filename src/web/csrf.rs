@@ -25,7 +25,7 @@ fn sign(key: &[u8; 32], binding: &str) -> String {
 /// Whether `submitted` is the token for one of this browser's cookies.
 pub fn verify(state: &AppState, parts: &Parts, submitted: &str) -> bool {
     let https = state.https();
-    [cookies::session_name(https), cookies::anon_name(https)]
+    [state.session_cookie.name(), cookies::anon_name(https)]
         .into_iter()
         .filter_map(|name| cookies::get(&parts.headers, name))
         .any(|binding| token_matches(&state.csrf_key, &binding, submitted))
@@ -62,7 +62,7 @@ impl FromRequestParts<AppState> for Csrf {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let https = state.https();
-        if let Some(session) = cookies::get(&parts.headers, cookies::session_name(https)) {
+        if let Some(session) = state.session_cookie.get(&parts.headers) {
             return Ok(Self {
                 token: sign(&state.csrf_key, &session),
                 set_cookie: None,

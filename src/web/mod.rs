@@ -61,6 +61,7 @@ pub struct Shared {
     /// [`render::site_ctx`] of the configuration.
     site: minijinja::Value,
     pages: page_cache::PageCache,
+    session_cookie: cookies::SessionCookie,
 }
 
 impl std::ops::Deref for AppState {
@@ -80,6 +81,10 @@ impl AppState {
         );
         let site =
             render::site_ctx(&auth.config, &templates).context("rendering the password rules")?;
+        let session_cookie = cookies::SessionCookie::new(
+            auth.config.server.https(),
+            auth.config.forward_auth.cookie_domain.as_deref(),
+        );
         Ok(Self(Arc::new(Shared {
             auth,
             templates,
@@ -87,6 +92,7 @@ impl AppState {
             csrf_key,
             site,
             pages: page_cache::PageCache::new(PAGE_CACHE_CAPACITY),
+            session_cookie,
         })))
     }
 
@@ -105,6 +111,19 @@ impl AppState {
             )
             .await?;
         Err(WebError::RateLimited)
+    }
+
+    /// Where a browser may be sent after signing in: a path on this site,
+    /// or a URL of `base_url` or of a host an app lists (SECURITY F2).
+    fn return_address<'a>(&self, next: &'a str) -> Option<&'a str> {
+        return_to::safe(next).or_else(|| {
+            let base = &self.auth.config.server.base_url;
+            let own = base.authority();
+            let apps = self.auth.apps().ok()?;
+            return_to::safe_url(next, base.https(), |authority| {
+                authority == own || crate::auth::forward::guarding(&apps, authority).is_some()
+            })
+        })
     }
 
     fn https(&self) -> bool {
@@ -179,6 +198,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/oauth2/logout",
             get(pages::oidc::logout_get).post(pages::oidc::logout_post),
+        )
+        .route(
+            "/api/authz/forward-auth",
+            get(pages::forward_auth::forward_auth),
+        )
+        .route(
+            "/api/authz/auth-request",
+            get(pages::forward_auth::auth_request),
         )
         .route("/healthz", get(pages::health))
         .route("/static/{*path}", get(assets::serve))

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use minijinja::{Value, context};
 
 use super::page_cache::PageCache;
-use super::{AppState, WebError, cookies, csrf::Csrf};
+use super::{AppState, WebError, csrf::Csrf};
 use crate::domain::email::Email;
 use crate::domain::password::rule_lines;
 use crate::domain::phone::Phone;
@@ -108,11 +108,7 @@ impl AppState {
     /// A 303 to `to` that also sets the session cookie to `session_id` (a new id: S3).
     pub fn redirect_with_session(&self, to: &str, session_id: &Secret) -> Response {
         let mut res = axum::response::Redirect::to(to).into_response();
-        let cookie = cookies::set(
-            cookies::session_name(self.https()),
-            session_id.expose(),
-            self.https(),
-        );
+        let cookie = self.session_cookie.set(session_id.expose());
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }

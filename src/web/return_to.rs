@@ -1,12 +1,15 @@
 //! Where to send a browser after it signs in (SECURITY F2).
 //!
 //! A page that needs a session sends the browser to `/login?next=<its path>`;
-//! the sign-in form carries `next` back. Only a path on this site is ever
-//! followed: never an absolute or scheme-relative URL, a backslash, an `@`,
-//! an encoded slash or backslash, or a control character, whatever arrives in
-//! the query.
+//! the sign-in form carries `next` back. A path on this site is followed
+//! ([`safe`]): never a scheme-relative URL, a backslash, an `@`, an encoded
+//! slash or backslash, or a control character, whatever arrives in the
+//! query. Forward-auth sends `/login?rd=<the app's URL>`: an absolute URL is
+//! followed only to `base_url` or a host an app lists ([`safe_url`]).
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::auth::forward::normal_authority;
 
 /// Longest return path kept; a longer one is dropped, not cut.
 const MAX_LEN: usize = 2048;
@@ -35,6 +38,36 @@ pub fn safe(next: &str) -> Option<&str> {
         .iter()
         .any(|p| path == *p || (p.ends_with('/') && path.starts_with(p)));
     (plain && !encoded_separator && !excluded && path != "/").then_some(next)
+}
+
+/// `rd` when it is an absolute `http(s)://` URL whose authority (compared
+/// as [`normal_authority`] gives it) `allowed` accepts, written plainly: no
+/// userinfo, no percent sign, backslash or space anywhere before the path,
+/// nothing a URL parser would read differently (SECURITY F2).
+pub fn safe_url(rd: &str, https_only: bool, allowed: impl Fn(&str) -> bool) -> Option<&str> {
+    if rd.len() > MAX_LEN || !rd.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') {
+        return None;
+    }
+    let (scheme, rest) = rd.split_once("://")?;
+    if !(scheme == "https" || (scheme == "http" && !https_only)) {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if !tail.is_empty() && !tail.starts_with('/') {
+        return None;
+    }
+    let authority = normal_authority(scheme, authority)?;
+    // The parser must agree on the host: no second reading of the same text.
+    let parsed = url::Url::parse(rd).ok()?;
+    let parsed_authority = match parsed.port() {
+        Some(port) => format!("{}:{port}", parsed.host_str()?),
+        None => parsed.host_str()?.to_owned(),
+    };
+    let agrees = parsed.username().is_empty()
+        && parsed.password().is_none()
+        && parsed_authority == authority;
+    (agrees && allowed(&authority)).then_some(rd)
 }
 
 /// `/login`, with `next` when the page asked for is worth returning to.
@@ -92,6 +125,47 @@ mod tests {
             assert_eq!(safe(bad), None, "{bad:?}");
         }
         assert_eq!(safe(&format!("/{}", "a".repeat(MAX_LEN))), None);
+    }
+
+    /// SECURITY F2: an absolute return address only to a listed host.
+    #[test]
+    fn f2_only_a_listed_host_is_an_absolute_return_address() {
+        let listed = |a: &str| a == "files.agency.lan" || a == "auth.agency.lan:8443";
+        for ok in [
+            "https://files.agency.lan/",
+            "https://files.agency.lan",
+            "https://FILES.agency.lan:443/a?b=c%2Fd",
+            "https://auth.agency.lan:8443/profile",
+            "http://files.agency.lan/x",
+        ] {
+            assert_eq!(safe_url(ok, false, listed), Some(ok), "{ok}");
+        }
+        for bad in [
+            "https://evil.example/",
+            "//files.agency.lan/",
+            "https:files.agency.lan/",
+            "https:/files.agency.lan/",
+            "https:///files.agency.lan/",
+            "https://files.agency.lan@evil.example/",
+            "https://evil.example@files.agency.lan/",
+            "https://user:pw@files.agency.lan/",
+            "https://files.agency.lan\\@evil.example/",
+            "https://files.agency.lan%2f@evil.example/",
+            "https://files.agency.lan%2eevil.example/",
+            "https://files%2Eagency.lan/",
+            "https://files.agency.lan.evil.example/",
+            "https://files.agency.lan:444/",
+            "https://files.agency.lan?@evil.example",
+            "https://files.agency.lan#@evil.example",
+            "https://files.agency.lan /",
+            "https://files.agency.lan\t/",
+            "javascript://files.agency.lan/%0aalert(1)",
+            "ftp://files.agency.lan/",
+            "HTTPS://files.agency.lan/",
+        ] {
+            assert_eq!(safe_url(bad, false, listed), None, "{bad:?}");
+        }
+        assert_eq!(safe_url("http://files.agency.lan/", true, listed), None);
     }
 
     #[test]

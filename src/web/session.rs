@@ -4,7 +4,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{AppState, WebError, cookies};
+use super::{AppState, WebError};
 use crate::auth::sessions::ActiveSession;
 
 /// Where a restricted session (expired password) is sent from every other page.
@@ -18,7 +18,7 @@ async fn lookup(
     headers: &axum::http::HeaderMap,
     state: &AppState,
 ) -> Result<Option<ActiveSession>, WebError> {
-    match cookies::get(headers, cookies::session_name(state.https())) {
+    match state.session_cookie.get(headers) {
         Some(id) => Ok(state.auth.session(&id).await?),
         None => Ok(None),
     }
@@ -32,13 +32,14 @@ async fn current(parts: &Parts, state: &AppState) -> Result<Option<ActiveSession
 }
 
 /// Paths a restricted session may still use (CONTRACT section 4, `/password/expired`).
-/// The OpenID Connect endpoints answer a restricted session themselves
-/// (`login_required` to the app, or the forced change and back).
+/// The OpenID Connect and forward-auth endpoints answer a restricted session
+/// themselves (`login_required` to the app, or the forced change and back).
 fn open_to_restricted(path: &str) -> bool {
     matches!(path, "/help" | "/logout" | FORCED_CHANGE | "/healthz")
         || path.starts_with("/static/")
         || path.starts_with("/oauth2/")
         || path.starts_with("/.well-known/")
+        || path.starts_with("/api/authz/")
 }
 
 /// Middleware: resolves the session once, and sends a restricted session from

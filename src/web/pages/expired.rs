@@ -12,7 +12,7 @@ use crate::web::csrf::Csrf;
 use crate::web::form::Form;
 use crate::web::net::ClientIp;
 use crate::web::session::MaybeSession;
-use crate::web::{AppState, WebError, return_to};
+use crate::web::{AppState, WebError};
 
 #[derive(serde::Deserialize)]
 pub struct Next {
@@ -27,7 +27,11 @@ pub async fn show(
     csrf: Csrf,
     Query(q): Query<Next>,
 ) -> Response {
-    let next = q.next.as_deref().and_then(return_to::safe).unwrap_or("");
+    let next = q
+        .next
+        .as_deref()
+        .and_then(|n| state.return_address(n))
+        .unwrap_or("");
     match session.0 {
         None => Redirect::to("/login").into_response(),
         Some(s) if !s.restricted => {
@@ -48,7 +52,7 @@ pub async fn submit(
     csrf: Csrf,
     form: Form,
 ) -> Result<Response, WebError> {
-    let next = return_to::safe(form.text("next")).unwrap_or("/");
+    let next = state.return_address(form.text("next")).unwrap_or("/");
     let s = match session.0 {
         None => return Ok(Redirect::to("/login").into_response()),
         Some(s) if !s.restricted => return Ok(Redirect::to(next).into_response()),
@@ -89,7 +93,7 @@ fn page(
     errors: &[String],
     next: &str,
 ) -> Response {
-    let next = return_to::safe(next).unwrap_or("");
+    let next = state.return_address(next).unwrap_or("");
     let reason = if s.user.must_change {
         "An administrator asked you to choose a new password."
     } else {

@@ -16,11 +16,13 @@ use crate::web::csrf::Csrf;
 use crate::web::form::Form;
 use crate::web::net::ClientIp;
 use crate::web::session::{FORCED_CHANGE, MaybeSession};
-use crate::web::{AppState, WebError, cookies, errors::RETRY_AFTER_SECS, notice, return_to};
+use crate::web::{AppState, WebError, cookies, errors::RETRY_AFTER_SECS, notice};
 
 #[derive(Deserialize)]
 pub struct Next {
     next: Option<String>,
+    /// Forward-auth's return address: the guarded app's URL.
+    rd: Option<String>,
     /// Set by an app's `prompt=login` or `max_age`: ask for the password
     /// even when a session exists.
     fresh: Option<String>,
@@ -37,7 +39,9 @@ pub async fn show(
     headers: HeaderMap,
     Query(q): Query<Next>,
 ) -> Result<Response, WebError> {
-    let next = q.next.as_deref().and_then(return_to::safe).unwrap_or("");
+    let next = (q.next.as_deref().or(q.rd.as_deref()))
+        .and_then(|n| state.return_address(n))
+        .unwrap_or("");
     if session.full().is_some() && q.fresh.is_none() {
         return Ok(Redirect::to(if next.is_empty() { "/" } else { next }).into_response());
     }
@@ -55,7 +59,7 @@ pub async fn show(
     // and signing in replaces it. The reason is forgotten once read.
     if seen
         && session.0.is_none()
-        && let Some(id) = cookies::get(&headers, cookies::session_name(https))
+        && let Some(id) = state.session_cookie.get(&headers)
         && let Some(reason) = state.auth.take_end_reason(&id).await?
     {
         view.ended = Some(ended_message(&state, reason));
@@ -148,7 +152,7 @@ pub async fn submit(
     form: Form,
 ) -> Result<Response, WebError> {
     let username = form.text("username");
-    let next = return_to::safe(form.text("next")).unwrap_or("");
+    let next = state.return_address(form.text("next")).unwrap_or("");
     let refused = |r: Refusal| {
         let view = LoginView {
             username,
@@ -264,8 +268,7 @@ impl Refusal {
 
 /// The 303 to `to` that hands the browser its new session cookie.
 fn session_started(state: &AppState, session_id: &Secret, to: &str) -> Result<Response, WebError> {
-    let https = state.https();
-    let cookie = cookies::set(cookies::session_name(https), session_id.expose(), https);
+    let cookie = state.session_cookie.set(session_id.expose());
     let mut res = Redirect::to(to).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
@@ -335,7 +338,7 @@ pub async fn logout(
             .await?;
     }
     let mut res = Redirect::to("/login").into_response();
-    let cookie = cookies::clear(cookies::session_name(state.https()), state.https());
+    let cookie = state.session_cookie.clear();
     res.headers_mut().append(
         header::SET_COOKIE,
         HeaderValue::from_str(&cookie).map_err(|e| WebError::Internal(e.to_string()))?,

@@ -3,6 +3,7 @@
 pub mod confirm;
 pub mod expired;
 pub mod forgot;
+pub mod forward_auth;
 pub mod home;
 pub mod login;
 pub mod oidc;

@@ -23,7 +23,7 @@ use crate::web::errors::ErrorPage;
 use crate::web::form::{self, Form};
 use crate::web::net::ClientIp;
 use crate::web::session::{FORCED_CHANGE, MaybeSession};
-use crate::web::{AppState, WebError, cookies};
+use crate::web::{AppState, WebError};
 
 pub const AUTHORIZE: &str = "/oauth2/authorize";
 
@@ -71,9 +71,14 @@ pub async fn jwks(State(state): State<AppState>) -> Result<Response, WebError> {
 }
 
 /// The origin a sign-in form's redirect chain ends at when `next` is the
-/// authorization request of a registered app and redirect URI (for the
-/// page's `form-action`); `None` for any other `next`.
+/// authorization request of a registered app and redirect URI, or the URL
+/// of a host an app guards (for the page's `form-action`); `None` for any
+/// other `next`.
 pub async fn form_target(state: &AppState, next: &str) -> Option<String> {
+    if !next.starts_with('/') {
+        let url = state.return_address(next)?;
+        return Some(url::Url::parse(url).ok()?.origin().ascii_serialization());
+    }
     let (path, query) = next.split_once('?')?;
     if path != AUTHORIZE {
         return None;
@@ -857,7 +862,7 @@ async fn end_and_go(
         .end_session(s.id_hash, s.user.username.into(), Origin::web(ip))
         .await?;
     let mut res = Redirect::to(then.unwrap_or("/login")).into_response();
-    let cookie = cookies::clear(cookies::session_name(state.https()), state.https());
+    let cookie = state.session_cookie.clear();
     res.headers_mut().append(
         header::SET_COOKIE,
         HeaderValue::from_str(&cookie).map_err(|e| WebError::Internal(e.to_string()))?,
