@@ -9,7 +9,7 @@ mod helpers;
 mod smtp;
 
 mod api;
-mod forward_auth;
 mod browser;
+mod forward_auth;
 mod oidc;
 mod security;

@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::check::{ConfigError, email};
 use super::{
-    Backup, BaseUrl, Config, Helpdesk, License, Lockout, Mail, ForwardAuth, Metrics, Oidc, Organization, Policy,
-    RateLimit, Reset, Server, Session, Smtp,
+    Backup, BaseUrl, Config, ForwardAuth, Helpdesk, License, Lockout, Mail, Metrics, Oidc,
+    Organization, Policy, RateLimit, Reset, Server, Session, Smtp,
 };
 
 #[derive(Deserialize)]

@@ -511,3 +511,22 @@ async fn f3_the_cookie_domain_reaches_the_guarded_hosts() {
         assert!(err.contains("forward_auth.cookie_domain"), "{err}");
     }
 }
+
+/// Issue 15: the README's proxy configurations are the files the proxy
+/// tests run, word for word.
+#[test]
+fn the_readme_carries_the_tested_proxy_configurations() {
+    let readme = include_str!("../../README.md");
+    for (name, file) in [
+        (
+            "Caddyfile",
+            include_str!("../../packaging/forward-auth/Caddyfile"),
+        ),
+        (
+            "nginx.conf",
+            include_str!("../../packaging/forward-auth/nginx.conf"),
+        ),
+    ] {
+        assert!(readme.contains(file), "README.md lacks {name} as it is");
+    }
+}

@@ -6,6 +6,7 @@
 //! which `.ci/run` installs).
 
 mod checks;
+mod proxies;
 
 use latchkey::control::protocol::{AppSpec, Request, UserChanges};
 
@@ -15,7 +16,11 @@ use crate::helpers::{PASSWORD, TestApp};
 pub async fn guard(app: &TestApp, name: &str, hosts: &[&str], groups: &[&str]) {
     for group in groups {
         // The group may already exist from an earlier app.
-        let _ = app.admin(Request::GroupAdd { name: (*group).into() }).await;
+        let _ = app
+            .admin(Request::GroupAdd {
+                name: (*group).into(),
+            })
+            .await;
     }
     app.admin(Request::AppAdd(AppSpec {
         name: name.into(),
@@ -31,7 +36,11 @@ pub async fn guard(app: &TestApp, name: &str, hosts: &[&str], groups: &[&str]) {
 /// address and `groups`.
 pub async fn member(app: &TestApp, username: &str, groups: &[&str]) {
     for group in groups {
-        let _ = app.admin(Request::GroupAdd { name: (*group).into() }).await;
+        let _ = app
+            .admin(Request::GroupAdd {
+                name: (*group).into(),
+            })
+            .await;
     }
     app.add_user(username, PASSWORD).await;
     app.admin(Request::UserSet {
