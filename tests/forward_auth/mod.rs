@@ -6,7 +6,7 @@
 //! which `.ci/run` installs).
 
 mod checks;
-mod proxies;
+pub(crate) mod proxies;
 
 use latchkey::control::protocol::{AppSpec, Request, UserChanges};
 

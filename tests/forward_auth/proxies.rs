@@ -31,8 +31,8 @@ const NGINX_CONF: &str = include_str!("../../packaging/forward-auth/nginx.conf")
 
 /// The cookie domain, and the names under it.
 const DOMAIN: &str = "agency.localhost";
-const AUTH: &str = "auth.agency.localhost";
-const REPORTS: &str = "reports.agency.localhost";
+pub(crate) const AUTH: &str = "auth.agency.localhost";
+pub(crate) const REPORTS: &str = "reports.agency.localhost";
 /// A name the proxy does not serve; a forged header may claim it.
 const OTHER: &str = "other.agency.localhost";
 
@@ -40,16 +40,16 @@ const OTHER: &str = "other.agency.localhost";
 const START_LIMIT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Proxy {
+pub(crate) enum Proxy {
     Caddy,
     Nginx,
 }
 
 /// latchkey behind a running proxy, with the echoing app behind it too.
-struct Site {
+pub(crate) struct Site {
     /// Killed first (fields drop in order), while its directory still exists.
     _proxy: Running,
-    app: TestApp,
+    pub(crate) app: TestApp,
     /// The proxy's port, on 127.0.0.1.
     port: u16,
     _dir: tempfile::TempDir,
@@ -58,7 +58,7 @@ struct Site {
 impl Site {
     /// Starts latchkey (trusting 127.0.0.1 as its proxy, sharing its cookie
     /// with `*.agency.localhost`), the app, and `proxy` in front of both.
-    async fn start(proxy: Proxy) -> Site {
+    pub(crate) async fn start(proxy: Proxy) -> Site {
         // base_url names the proxy's port, and the proxy latchkey's address:
         // the port first.
         let port = helpers::free_port();
@@ -84,12 +84,12 @@ impl Site {
     }
 
     /// `name:port`, as an app lists the host (the port is not the default).
-    fn host(&self, name: &str) -> String {
+    pub(crate) fn host(&self, name: &str) -> String {
         format!("{name}:{}", self.port)
     }
 
     /// `http://name:port{path}`.
-    fn url(&self, name: &str, path: &str) -> String {
+    pub(crate) fn url(&self, name: &str, path: &str) -> String {
         format!("http://{name}:{}{path}", self.port)
     }
 

@@ -141,22 +141,21 @@ async fn answer(
         ));
     };
     let verdict = auth.forward_verdict(&target.authority, user)?;
-    match verdict {
-        Verdict::Allowed => {
-            let session = session.0.as_ref().expect("a verdict for an account");
-            if session.restricted {
-                // The password must be changed first; then back to the app.
-                bump(&metrics.forward_auth_sign_in);
-                let change = format!(
-                    "{FORCED_CHANGE}?next={}",
-                    utf8_percent_encode(&target.url, QUERY_VALUE)
-                );
-                return Ok(sign_in_first(state, &change, flavor));
-            }
+    match (verdict, session.0.as_ref()) {
+        (Verdict::Allowed, Some(session)) if session.restricted => {
+            // The password must be changed first; then back to the app.
+            bump(&metrics.forward_auth_sign_in);
+            let change = format!(
+                "{FORCED_CHANGE}?next={}",
+                utf8_percent_encode(&target.url, QUERY_VALUE)
+            );
+            Ok(sign_in_first(state, &change, flavor))
+        }
+        (Verdict::Allowed, Some(session)) => {
             bump(&metrics.forward_auth_allowed);
             Ok(allowed(&session.user))
         }
-        Verdict::SignIn => {
+        (Verdict::SignIn | Verdict::Allowed, _) => {
             bump(&metrics.forward_auth_sign_in);
             let login = format!(
                 "/login?rd={}",
@@ -164,7 +163,7 @@ async fn answer(
             );
             Ok(sign_in_first(state, &login, flavor))
         }
-        Verdict::Denied(denial) => {
+        (Verdict::Denied(denial), _) => {
             bump(&metrics.forward_auth_denied);
             auth.forward_denied(&denial, username, &target.authority, origin)
                 .await?;
