@@ -186,16 +186,9 @@ impl Config {
             return Ok(());
         };
         let host = self.server.base_url.host();
-        let labels_ok = domain.split('.').count() >= 2
-            && domain.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-            });
+        let labels_ok = crate::domain::email::is_domain(domain)
+            && domain.contains('.')
+            && !domain.bytes().any(|b| b.is_ascii_uppercase());
         let contains_host = host == domain
             || host
                 .strip_suffix(domain.as_str())

@@ -250,17 +250,7 @@ fn hosts(given: &[String]) -> Result<Vec<String>, OpError> {
             Some((n, p)) => (n, Some(p)),
             None => (h.as_str(), None),
         };
-        let name_ok = !name.is_empty()
-            && name.len() <= 253
-            && name.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-            });
+        let name_ok = crate::domain::email::is_domain(name);
         let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
         if !name_ok || !port_ok {
             return Err(OpError::AppValue {

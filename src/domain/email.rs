@@ -72,8 +72,10 @@ fn is_local_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b".!#$%&'*+/=?^_`{|}~-".contains(&b)
 }
 
-// Also refuses a second `@`, since `@` is not a label byte.
-fn is_domain(domain: &str) -> bool {
+/// A DNS name: labels of letters, digits and inner hyphens, 1-63 bytes
+/// each, at most 253 in all (RFC 1035). Also refuses an `@`, since it is
+/// not a label byte. Shared by forward-auth's host and cookie-domain checks.
+pub fn is_domain(domain: &str) -> bool {
     (1..=MAX_DOMAIN_LEN).contains(&domain.len()) && domain.split('.').all(is_label)
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use latchkey::config::{BaseUrl, Config};
 use latchkey::control::protocol::Request;
 
-use super::{guard, member};
+use super::{guard, member, urlencode};
 use crate::helpers::{self, PASSWORD, TestApp};
 
 const FILES: &str = "files.agency.lan";
@@ -215,10 +215,6 @@ async fn f2_sign_in_returns_to_a_guarded_host_only() {
     }
 }
 
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 /// CONTRACT section 7: a signed-in account outside the host's groups gets
 /// 403; the refusal is audited, but repeats within ten minutes are only
 /// counted, into the next event.
@@ -235,6 +231,16 @@ async fn outside_the_group_is_refused_and_repeats_are_counted_not_logged() {
     }
     let events = denied(&app).await;
     assert_eq!(events.len(), 1, "{events:?}");
+    // CONTRACT section 7: `X-Forwarded-For` from the trusted proxy is the
+    // client's address in the audit.
+    let ips: Vec<_> = app
+        .audit_events(Some("bob"))
+        .await
+        .into_iter()
+        .filter(|e| e.event == "forward_auth_denied")
+        .map(|e| e.ip)
+        .collect();
+    assert_eq!(ips, [Some("192.0.2.10".to_owned())]);
     assert!(events[0].contains("files.agency.lan") && events[0].contains("Files"));
     app.advance(Duration::from_secs(11 * 60));
     let id = session_of(&app, "bob").await;
@@ -302,7 +308,9 @@ async fn f1_forwarded_headers_from_an_untrusted_peer_are_not_believed() {
         events.iter().any(|e| e.event == "forward_auth_denied"
             && e.detail
                 .as_deref()
-                .is_some_and(|d| d.contains("trusted_proxies"))),
+                .is_some_and(|d| d.contains("trusted_proxies"))
+            // Nor is its `X-Forwarded-For`: the peer is the address.
+            && e.ip.as_deref() == Some("127.0.0.1")),
         "{events:?}"
     );
 }

@@ -12,6 +12,11 @@ use latchkey::control::protocol::{AppSpec, Request, UserChanges};
 
 use crate::helpers::{PASSWORD, TestApp};
 
+/// `value` encoded for a query string (`/login?rd=...`).
+pub fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
 /// Registers an app that guards `hosts`, for members of `groups` (none: everyone).
 pub async fn guard(app: &TestApp, name: &str, hosts: &[&str], groups: &[&str]) {
     for group in groups {

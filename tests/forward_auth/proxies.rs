@@ -21,7 +21,7 @@ use axum::response::IntoResponse;
 use latchkey::config::BaseUrl;
 use latchkey::control::protocol::{AppChanges, Request};
 
-use super::{guard, member};
+use super::{guard, member, urlencode};
 use crate::helpers::{self, PASSWORD, TestApp};
 
 /// The README's Caddy configuration.
@@ -430,11 +430,6 @@ fn param(url: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// `rd` percent-encoded for a query.
-fn encoded(rd: &str) -> String {
-    url::form_urlencoded::byte_serialize(rd.as_bytes()).collect()
-}
-
 /// The hidden `next` field of the sign-in form (HTML-unescaped), if any.
 fn hidden_next(html: &str) -> Option<String> {
     let marker = "name=\"next\" value=\"";
@@ -506,14 +501,7 @@ async fn sign_in_through(
 ) -> (Seen, String) {
     let first = browser.get(url).send().await.unwrap();
     let page = assert_sent_to_sign_in(site, &first, url);
-    let html = browser
-        .get(&page)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = helpers::text_of(browser, &page).await;
     assert_eq!(
         hidden_next(&html).as_deref(),
         Some(url),
@@ -771,7 +759,7 @@ async fn f2_after_sign_in_the_browser_goes_only_to_listed_hosts() {
     let mut signed_in = None;
     for rd in &tricks {
         let browser = site.browser();
-        let page = site.url(AUTH, &format!("/login?rd={}", encoded(rd)));
+        let page = site.url(AUTH, &format!("/login?rd={}", urlencode(rd)));
         let html = browser
             .get(&page)
             .send()
@@ -793,14 +781,14 @@ async fn f2_after_sign_in_the_browser_goes_only_to_listed_hosts() {
 
     let browser = signed_in.unwrap();
     for rd in &tricks {
-        let page = site.url(AUTH, &format!("/login?rd={}", encoded(rd)));
+        let page = site.url(AUTH, &format!("/login?rd={}", urlencode(rd)));
         let res = browser.get(&page).send().await.unwrap();
         assert_eq!(res.status(), 303, "signed in already ({rd:?})");
         assert_eq!(location(&res), "/", "not to {rd:?}");
     }
     // The listed host and base_url's own are ways back.
     for rd in [site.url(REPORTS, "/a?b=c"), site.url(AUTH, "/profile")] {
-        let page = site.url(AUTH, &format!("/login?rd={}", encoded(&rd)));
+        let page = site.url(AUTH, &format!("/login?rd={}", urlencode(&rd)));
         let res = browser.get(&page).send().await.unwrap();
         assert_eq!(res.status(), 303);
         assert_eq!(location(&res), rd);

@@ -47,17 +47,18 @@ enum Flavor {
     AuthRequest,
 }
 
-/// What the browser asked the proxy for.
-struct Target {
+/// What the browser asked the proxy for, borrowed from the proxy's headers.
+struct Target<'h> {
+    scheme: &'h str,
+    host: &'h str,
+    uri: &'h str,
     /// `host[:port]`, normalised as apps list it.
     authority: String,
-    /// The whole URL, for the way back after sign-in.
-    url: String,
 }
 
-impl Target {
+impl<'h> Target<'h> {
     /// From `X-Forwarded-Proto`, `-Host` and `-Uri` (`-Uri` absent: `/`).
-    fn forwarded(headers: &HeaderMap) -> Option<Target> {
+    fn forwarded(headers: &'h HeaderMap) -> Option<Target<'h>> {
         let proto = text(headers, "x-forwarded-proto")?;
         let host = text(headers, "x-forwarded-host")?;
         let uri = text(headers, "x-forwarded-uri").unwrap_or("/");
@@ -65,22 +66,32 @@ impl Target {
     }
 
     /// From `X-Original-URL` (`scheme://host[:port]/path?query`).
-    fn original(headers: &HeaderMap) -> Option<Target> {
+    fn original(headers: &'h HeaderMap) -> Option<Target<'h>> {
         let url = text(headers, "x-original-url")?;
         let (scheme, rest) = url.split_once("://")?;
         let (host, uri) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         Target::parts(scheme, host, if uri.is_empty() { "/" } else { uri })
     }
 
-    fn parts(scheme: &str, host: &str, uri: &str) -> Option<Target> {
+    fn parts(scheme: &'h str, host: &'h str, uri: &'h str) -> Option<Target<'h>> {
         let authority = normal_authority(scheme, host)?;
         let plain = uri.starts_with('/')
             && uri.len() <= MAX_URL
             && uri.bytes().all(|b| b.is_ascii_graphic());
-        plain.then(|| Target {
-            url: format!("{scheme}://{host}{uri}"),
+        plain.then_some(Target {
+            scheme,
+            host,
+            uri,
             authority,
         })
+    }
+
+    /// `page` (`/login` or the forced change) with the way back to the
+    /// address asked for: built only when the browser is sent away, not on
+    /// the checks that pass.
+    fn way_back(&self, page: &str, param: &str) -> String {
+        let url = format!("{}://{}{}", self.scheme, self.host, self.uri);
+        format!("{page}?{param}={}", utf8_percent_encode(&url, QUERY_VALUE))
     }
 }
 
@@ -117,18 +128,17 @@ async fn answer(
     peer: SocketAddr,
     ip: std::net::IpAddr,
     session: MaybeSession,
-    target: Option<Target>,
+    target: Option<Target<'_>>,
     flavor: Flavor,
 ) -> Result<Response, WebError> {
     let auth = &state.auth;
     let metrics = &auth.metrics;
     let user = session.0.as_ref().map(|s| &s.user);
     let username = user.map(|u| u.username.as_str());
-    let origin = Origin::web(ip);
     if !auth.config.server.trusted_proxies.contains(&peer.ip()) {
         bump(&metrics.forward_auth_denied);
         let host = "(unknown host)";
-        auth.forward_denied(&Denial::UntrustedPeer, username, host, origin)
+        auth.forward_denied(&Denial::UntrustedPeer, username, host, Origin::web(ip))
             .await?;
         return Ok(denied(
             "This address is not reached through the agency's proxy. Use the app's usual address.",
@@ -145,10 +155,7 @@ async fn answer(
         (Verdict::Allowed, Some(session)) if session.restricted => {
             // The password must be changed first; then back to the app.
             bump(&metrics.forward_auth_sign_in);
-            let change = format!(
-                "{FORCED_CHANGE}?next={}",
-                utf8_percent_encode(&target.url, QUERY_VALUE)
-            );
+            let change = target.way_back(FORCED_CHANGE, "next");
             Ok(sign_in_first(state, &change, flavor))
         }
         (Verdict::Allowed, Some(session)) => {
@@ -157,15 +164,15 @@ async fn answer(
         }
         (Verdict::SignIn | Verdict::Allowed, _) => {
             bump(&metrics.forward_auth_sign_in);
-            let login = format!(
-                "/login?rd={}",
-                utf8_percent_encode(&target.url, QUERY_VALUE)
-            );
-            Ok(sign_in_first(state, &login, flavor))
+            Ok(sign_in_first(
+                state,
+                &target.way_back("/login", "rd"),
+                flavor,
+            ))
         }
         (Verdict::Denied(denial), _) => {
             bump(&metrics.forward_auth_denied);
-            auth.forward_denied(&denial, username, &target.authority, origin)
+            auth.forward_denied(&denial, username, &target.authority, Origin::web(ip))
                 .await?;
             Ok(denied(match denial {
                 Denial::NotInGroup(_) => {
