@@ -210,6 +210,11 @@ pub enum MailCommand {
     },
     /// Messages not yet delivered, with attempts and the last error.
     Queue,
+    /// Try queued mail again now (one message by its id from `mail queue`, or all).
+    Retry {
+        /// The message's id; without it, every queued message.
+        id: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -429,6 +434,7 @@ pub fn run_admin(cli: &Cli, config: &Config) -> anyhow::Result<()> {
             send: *send,
         },
         Command::Mail(MailCommand::Queue) => Request::MailQueue,
+        Command::Mail(MailCommand::Retry { id }) => Request::MailRetry { id: *id },
         Command::Group(GroupCommand::Add { group }) => Request::GroupAdd {
             name: group.clone(),
         },

@@ -171,6 +171,7 @@ impl TestApp {
                 mailer: &auth.mailer,
                 keys: &auth.keys,
                 origin: Origin::operator("test"),
+                acting: latchkey::control::ops::Acting::Operator,
             };
             ops.execute(request).map_err(|e| e.to_string())
         })

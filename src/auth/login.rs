@@ -168,7 +168,21 @@ impl Auth {
         why: &str,
         origin: Origin,
     ) -> Result<SignIn, AuthError> {
-        self.audit(Event::LoginFailed, user.username.into(), origin, why)
+        let key = user.key();
+        let why = why.to_owned();
+        self.store
+            .write_blocking(move |tx| {
+                let mut users_t = tx.users()?;
+                let name = match users_t.get(&key)? {
+                    Some(mut user) => {
+                        user.note_sign_in(tx.now(), origin.ip.as_deref(), false, &why);
+                        users_t.put(&user)?;
+                        user.username.to_string()
+                    }
+                    None => user.username.to_string(),
+                };
+                tx.record(Event::LoginFailed, Some(&name), &origin, Some(why))
+            })
             .await?;
         Ok(outcome)
     }
@@ -191,6 +205,7 @@ impl Auth {
                 };
                 user.failed_attempts = user.failed_attempts.saturating_add(1);
                 let locks_now = user.failed_attempts >= max && user.locked_at.is_none();
+                user.note_sign_in(now, origin.ip.as_deref(), false, "wrong password");
                 let name = user.username.clone();
                 audit_t.append(
                     Event::LoginFailed,
@@ -200,6 +215,7 @@ impl Auth {
                 )?;
                 if locks_now {
                     lock_account(&mut user, now);
+                    user.locked_from = origin.ip.clone();
                     super::links::void_all(&mut tx.tokens()?, &key)?;
                     let detail = format!("{} consecutive failed sign-ins", user.failed_attempts);
                     audit_t.append(
@@ -268,17 +284,20 @@ fn start_session(
     let Some(mut user) = users_t.get(key)? else {
         return Ok(None);
     };
-    // Most sign-ins change nothing in the account: rewrite it only when they do.
-    let changed = user.failed_attempts != 0 || user.locked_at.is_some() || rehash.is_some();
     user.failed_attempts = 0;
     user.locked_at = None;
+    user.locked_from = None;
     if let Some(phc) = rehash {
         user.password_hash = Some(phc);
     }
     let must_change = user.must_change || password_expired(&user, max_age, now);
-    if changed {
-        users_t.put(&user)?;
-    }
+    let detail = if must_change {
+        "signed in; password change required"
+    } else {
+        "signed in"
+    };
+    user.note_sign_in(now, origin.ip.as_deref(), true, detail);
+    users_t.put(&user)?;
     let id = tx.sessions()?.create(&user, must_change, now)?;
     let detail = must_change.then(|| "password change required".to_owned());
     let name = Some(user.username.as_str());
@@ -297,7 +316,16 @@ pub fn is_locked(
     now: Timestamp,
     auto_unlock: Option<jiff::SignedDuration>,
 ) -> bool {
-    match (user.locked_at, auto_unlock) {
+    locked_now(user.locked_at, now, auto_unlock)
+}
+
+/// Whether a lock taken at `locked_at` still holds at `now`.
+pub fn locked_now(
+    locked_at: Option<Timestamp>,
+    now: Timestamp,
+    auto_unlock: Option<jiff::SignedDuration>,
+) -> bool {
+    match (locked_at, auto_unlock) {
         (None, _) => false,
         (Some(at), Some(after)) => now.duration_since(at) < after,
         (Some(_), None) => true,

@@ -20,6 +20,8 @@ pub struct ActiveSession {
     pub restricted: bool,
     /// When the account signed in to start it (an ID token's `auth_time`).
     pub signed_in_at: Timestamp,
+    /// When the password was last entered in it (SECURITY A2).
+    pub password_at: Timestamp,
 }
 
 impl Auth {
@@ -81,6 +83,20 @@ impl Auth {
             .write_blocking(move |tx| tx.sessions()?.forget_ended(&id_hash))
             .await?;
         Ok((ended.until > now).then_some(ended.reason))
+    }
+
+    /// Records that the password was entered again in this session now.
+    pub async fn note_password_entered(&self, id_hash: [u8; 32]) -> Result<(), StoreError> {
+        self.store
+            .write_blocking(move |tx| {
+                let mut t = tx.sessions()?;
+                if let Some(mut s) = t.get(&id_hash)? {
+                    s.password_at = Some(tx.now());
+                    t.put(&id_hash, &s)?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     /// Ends one session (logout).
@@ -308,6 +324,7 @@ fn check(
             user,
             restricted,
             signed_in_at: session.created_at,
+            password_at: session.password_at.unwrap_or(session.created_at),
         }),
         touch: now.duration_since(session.last_seen) >= limits.touch_after,
     })

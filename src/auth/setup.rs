@@ -235,5 +235,6 @@ pub fn set_password(user: &mut UserRecord, phc: PasswordHash, now: Timestamp, hi
     user.must_change = false;
     user.failed_attempts = 0;
     user.locked_at = None;
+    user.locked_from = None;
     user.revoke_sessions(EndReason::PasswordChanged);
 }

@@ -53,6 +53,7 @@ fn direct(config: &Config, request: Request) -> Result<Response, OpError> {
         mailer: &mailer,
         keys: &keys,
         origin: Origin::operator(&operator),
+        acting: super::ops::Acting::Operator,
     };
     ops.execute(request)
 }

@@ -108,9 +108,32 @@ pub enum OpError {
     MalformedRequest(serde_json::Error),
     #[error("the command failed inside the server; see its log")]
     ServerFailed,
+    #[error("no queued mail has id {0} (see `latchkey mail queue`)")]
+    NoSuchMail(u64),
+    /// The acting member of staff's role does not allow it (SECURITY A1).
+    #[error("{0}")]
+    NotPermitted(&'static str),
+    /// Every bad line of an imported file; nothing was written.
+    #[error("{} of the file {} wrong and nothing was imported: {}", count_lines(.0.len()), if .0.len() == 1 { "is" } else { "are" }, join_lines(.0))]
+    BadLines(Vec<OpError>),
     /// What the running server answered, as its message.
     #[error("{0}")]
     Remote(String),
+}
+
+fn count_lines(n: usize) -> String {
+    match n {
+        1 => "1 line".to_owned(),
+        n => format!("{n} lines"),
+    }
+}
+
+fn join_lines(errors: &[OpError]) -> String {
+    let shown: Vec<String> = errors.iter().take(20).map(ToString::to_string).collect();
+    match errors.len().saturating_sub(shown.len()) {
+        0 => shown.join("; "),
+        more => format!("{}; and {more} more", shown.join("; ")),
+    }
 }
 
 /// Why a display name or agency was refused.

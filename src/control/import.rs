@@ -33,12 +33,23 @@ pub fn run(ops: &Ops<'_>, csv_text: &str, send_invites: bool) -> Result<Response
         let mut users_t = tx.users()?;
         let groups_t = tx.groups()?;
         // Checked again inside the transaction: the table may have changed since parsing.
+        let mut bad = Vec::new();
         for (line, user) in &mut records {
-            if let Some(existing) = users_t.get(&user.key())? {
-                return Err(OpError::AlreadyExists(existing.username.into()).at_line(*line));
+            if let Err(e) = ops.may_act_on(user) {
+                bad.push(e.at_line(*line));
+                continue;
             }
-            user.groups = super::ops::resolve_groups(&groups_t, &user.groups)
-                .map_err(|e| e.at_line(*line))?;
+            if let Some(existing) = users_t.get(&user.key())? {
+                bad.push(OpError::AlreadyExists(existing.username.into()).at_line(*line));
+                continue;
+            }
+            match super::ops::resolve_groups(&groups_t, &user.groups) {
+                Ok(groups) => user.groups = groups,
+                Err(e) => bad.push(e.at_line(*line)),
+            }
+        }
+        if !bad.is_empty() {
+            return Err(OpError::BadLines(bad));
         }
         let mut audit_t = tx.audit()?;
         for (_, user) in &records {
@@ -69,7 +80,8 @@ pub fn run(ops: &Ops<'_>, csv_text: &str, send_invites: bool) -> Result<Response
     Ok(Response::Done { message })
 }
 
-/// Checks every row and builds the records, keyed by their line in the file.
+/// Checks every row and builds the records, keyed by their line in the
+/// file; every bad line is reported at once ([`OpError::BadLines`]).
 fn parse(
     csv_text: &str,
     default_expiry: Date,
@@ -82,25 +94,40 @@ fn parse(
     let mut lines = LineCounter::new(csv_text);
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut out = Vec::new();
+    let mut bad = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
-            OpError::from(ImportError::Row(e)).at_line(line)
-        })?;
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
+                bad.push(OpError::from(ImportError::Row(e)).at_line(line));
+                continue;
+            }
+        };
         let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
         let row = Row {
             columns: &columns,
             record: &record,
         };
-        let username = row.username().map_err(|e| e.at_line(line))?;
+        let username = match row.username() {
+            Ok(u) => u,
+            Err(e) => {
+                bad.push(e.at_line(line));
+                continue;
+            }
+        };
         if let Some(first) = seen.insert(username.key().to_owned(), line) {
             let name = username.as_str().to_owned();
-            return Err(OpError::from(ImportError::RepeatedUser { name, first }).at_line(line));
+            bad.push(OpError::from(ImportError::RepeatedUser { name, first }).at_line(line));
+            continue;
         }
-        let user = row
-            .user(&username, default_expiry, now)
-            .map_err(|e| e.at_line(line))?;
-        out.push((line, user));
+        match row.user(&username, default_expiry, now) {
+            Ok(user) => out.push((line, user)),
+            Err(e) => bad.push(e.at_line(line)),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(OpError::BadLines(bad));
     }
     if out.is_empty() {
         return Err(ImportError::NoRows.into());
@@ -255,11 +282,29 @@ mod tests {
         parse(text, expiry, Timestamp::UNIX_EPOCH)
     }
 
+    /// The refusal of a file, or of its one bad line.
     fn refusal(text: &str) -> String {
         match parsed(text) {
             Ok(_) => panic!("accepted: {text:?}"),
+            Err(OpError::BadLines(lines)) if lines.len() == 1 => lines[0].to_string(),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn a3_every_bad_line_is_named_at_once() {
+        let text = "username,email\nann,nope\nbob,b@x.org\n,c@x.org\nann,a@x.org\n";
+        let Err(OpError::BadLines(lines)) = parsed(text) else {
+            panic!("refused line by line");
+        };
+        let lines: Vec<String> = lines.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[0].starts_with("line 2: email \"nope\""), "{lines:?}");
+        assert!(lines[1].starts_with("line 4: user name"), "{lines:?}");
+        assert_eq!(lines[2], "line 5: user name \"ann\" repeats line 2");
+        let message = OpError::BadLines(Vec::new()).to_string();
+        assert!(message.contains("nothing was imported"), "{message}");
+        assert_eq!(refusal(text).lines().count(), 1, "one line for the CLI");
     }
 
     #[test]

@@ -58,6 +58,8 @@ impl Ops<'_> {
             if members.is_empty() {
                 return Err(OpError::NoSuchAgency(agency.clone()));
             }
+            // Helpdesk staff renew the agency's other accounts (SECURITY A1).
+            members.retain(|u| self.may_act_on(u).is_ok());
             for u in &mut members {
                 let before = u.license_expires;
                 u.license_expires = license::renew(before, today, years);

@@ -32,10 +32,21 @@ pub struct Ops<'a> {
     /// The OpenID Connect signing keys (`oidc rotate-key`).
     pub keys: &'a crate::store::keys::KeyRing,
     pub origin: Origin,
+    /// Whose authority the command runs under.
+    pub acting: Acting,
+}
+
+/// Who gives a command: the service's OS user (the CLI: anything), or a
+/// signed-in member of staff in the console, whose role limits it (SECURITY A1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acting {
+    Operator,
+    Staff(Role),
 }
 
 impl Ops<'_> {
     pub fn execute(&self, request: Request) -> Result<Response, OpError> {
+        self.permit(&request)?;
         match request {
             Request::UserAdd(new) => self.user_add(new),
             Request::UserImport { csv, send_invites } => import::run(self, &csv, send_invites),
@@ -55,6 +66,7 @@ impl Ops<'_> {
             Request::Audit { username, limit } => self.audit(username.as_deref(), limit),
             Request::ResetLink { username, send } => self.reset_link(&username, send),
             Request::MailQueue => self.mail_queue(),
+            Request::MailRetry { id } => self.mail_retry(id),
             Request::GroupAdd { name } => self.group_add(&name),
             Request::GroupRemove { name } => self.group_remove(&name),
             Request::GroupList => self.group_list(),
@@ -66,6 +78,56 @@ impl Ops<'_> {
             Request::AppRotateSecret { name } => self.app_rotate_secret(&name),
             Request::OidcRotateKey => self.oidc_rotate_key(),
             Request::Backup { path } => self.backup(&path),
+        }
+    }
+
+    /// Refuses what the acting role may not ask for at all; acting on an
+    /// administrator's account is checked against the account itself, in
+    /// the transaction that changes it ([`Ops::may_act_on`]).
+    fn permit(&self, request: &Request) -> Result<(), OpError> {
+        let Acting::Staff(role) = self.acting else {
+            return Ok(());
+        };
+        let refused = |what: &'static str| Err(OpError::NotPermitted(what));
+        if role == Role::Admin {
+            return Ok(());
+        }
+        if role != Role::Helpdesk {
+            return refused("only helpdesk staff and administrators may use the console");
+        }
+        match request {
+            Request::UserAdd(new) if new.admin => {
+                refused("only an administrator can create an administrator account")
+            }
+            Request::UserSet { changes, .. }
+                if changes.role.is_some() || changes.admin.is_some() =>
+            {
+                refused("only an administrator can change roles")
+            }
+            Request::UserForceChange { username: None } => {
+                refused("only an administrator can force every account to change its password")
+            }
+            Request::GroupAdd { .. }
+            | Request::GroupRemove { .. }
+            | Request::AppAdd(_)
+            | Request::AppShow { .. }
+            | Request::AppSet { .. }
+            | Request::AppRemove { .. }
+            | Request::AppRotateSecret { .. }
+            | Request::OidcRotateKey
+            | Request::Backup { .. } => refused("only an administrator can do that"),
+            _ => Ok(()),
+        }
+    }
+
+    /// Helpdesk staff may not act on an administrator's account (SECURITY A1).
+    pub(super) fn may_act_on(&self, user: &UserRecord) -> Result<(), OpError> {
+        match self.acting {
+            Acting::Staff(Role::Admin) | Acting::Operator => Ok(()),
+            Acting::Staff(_) if user.is_admin() => Err(OpError::NotPermitted(
+                "only an administrator can act on an administrator's account",
+            )),
+            Acting::Staff(_) => Ok(()),
         }
     }
 
@@ -192,6 +254,7 @@ impl Ops<'_> {
         let message = self.store.write(|tx| {
             let mut users_t = tx.users()?;
             let mut user = find(&users_t, name)?;
+            self.may_act_on(&user)?;
             let email_before = user.email.clone();
             let events = change(tx, &mut user)?;
             users_t.put(&user)?;
@@ -364,6 +427,7 @@ impl Ops<'_> {
         let message = self.store.write(|tx| {
             let mut users_t = tx.users()?;
             let user = find(&users_t, name)?;
+            self.may_act_on(&user)?;
             let key = user.key();
             users_t.remove(&key)?;
             links::void_all(&mut tx.tokens()?, &key)?;
@@ -409,6 +473,7 @@ impl Ops<'_> {
                 "was not locked; failure count cleared"
             };
             u.locked_at = None;
+            u.locked_from = None;
             u.failed_attempts = 0;
             Ok(was.into())
         })

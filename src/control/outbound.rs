@@ -52,6 +52,7 @@ impl Ops<'_> {
     pub(super) fn reset_link(&self, name: &str, send: bool) -> Result<Response, OpError> {
         let (link, mailed_to) = self.store.write(|tx| {
             let user = find(&tx.users()?, name)?;
+            self.may_act_on(&user)?;
             let to = match (send, user.email.as_ref().map(Email::as_str)) {
                 (false, _) => None,
                 (true, None) => {
@@ -151,5 +152,40 @@ impl Ops<'_> {
             })
             .collect();
         Ok(Response::Queue { messages })
+    }
+
+    /// Makes message `id` (or every queued message) due now and wakes the sender.
+    pub(super) fn mail_retry(&self, id: Option<u64>) -> Result<Response, OpError> {
+        let count = self.store.write(|tx| {
+            let mut outbox = tx.outbox()?;
+            let ids: Vec<u64> = match id {
+                Some(id) => vec![id],
+                None => outbox.all()?.into_iter().map(|(id, _)| id).collect(),
+            };
+            let now = tx.now();
+            for id in &ids {
+                let Some(mut message) = outbox.get(*id)? else {
+                    return Err(OpError::NoSuchMail(*id));
+                };
+                message.next_attempt_at = now;
+                outbox.put(*id, &message)?;
+            }
+            if !ids.is_empty() {
+                let detail = match id {
+                    Some(id) => format!("mail {id} to be sent again now"),
+                    None => format!("all {} queued messages to be sent again now", ids.len()),
+                };
+                tx.record(Event::MailRetried, None, &self.origin, Some(detail))?;
+            }
+            Ok::<_, OpError>(ids.len())
+        })?;
+        self.mailer.wake();
+        Ok(Response::Done {
+            message: match count {
+                0 => "no mail is waiting".to_owned(),
+                1 => "1 message will be sent again now".to_owned(),
+                n => format!("{n} messages will be sent again now"),
+            },
+        })
     }
 }

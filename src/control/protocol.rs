@@ -71,6 +71,10 @@ pub enum Request {
         send: bool,
     },
     MailQueue,
+    /// Makes queued mail due now (one message, or every one) and wakes the sender.
+    MailRetry {
+        id: Option<u64>,
+    },
     GroupAdd {
         name: String,
     },
@@ -122,6 +126,7 @@ impl Request {
             Request::Audit { .. } => "audit",
             Request::ResetLink { .. } => "reset-link",
             Request::MailQueue => "mail queue",
+            Request::MailRetry { .. } => "mail retry",
             Request::GroupAdd { .. } => "group add",
             Request::GroupRemove { .. } => "group remove",
             Request::GroupList => "group list",

@@ -101,6 +101,7 @@ async fn execute(auth: Arc<Auth>, request: Request, peer_uid: u32) -> Reply {
             mailer: &auth.mailer,
             keys: &auth.keys,
             origin: Origin::operator(&operator),
+            acting: super::ops::Acting::Operator,
         };
         ops.execute(request)
     })

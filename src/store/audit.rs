@@ -53,9 +53,53 @@ pub enum Event {
     /// Forward-auth refused a request; repeats of the same refusal are
     /// counted into the next event rather than written one by one.
     ForwardAuthDenied,
+    /// Queued mail was made due again now (`mail retry`, the console's mail queue).
+    MailRetried,
 }
 
 impl Event {
+    /// Every kind, in the order above (the console's event filter lists them).
+    pub const ALL: &[Event] = &[
+        Event::LoginSucceeded,
+        Event::LoginFailed,
+        Event::AccountLocked,
+        Event::AccountUnlocked,
+        Event::ResetRequested,
+        Event::ResetCompleted,
+        Event::PasswordChanged,
+        Event::PasswordExpiredChange,
+        Event::SessionRevoked,
+        Event::UserCreated,
+        Event::UserUpdated,
+        Event::UserDisabled,
+        Event::UserEnabled,
+        Event::UserDeleted,
+        Event::LicenseChanged,
+        Event::BackupCreated,
+        Event::BackupRestored,
+        Event::EmailChangeRequested,
+        Event::EmailChanged,
+        Event::ForceChangeSet,
+        Event::RateLimited,
+        Event::CsrfRejected,
+        Event::MailDropped,
+        Event::GroupChanged,
+        Event::RoleChanged,
+        Event::AppCreated,
+        Event::AppUpdated,
+        Event::AppRemoved,
+        Event::TokenIssued,
+        Event::TokenRefused,
+        Event::KeyRotated,
+        Event::ForwardAuthDenied,
+        Event::MailRetried,
+    ];
+
+    /// The kind named `name` (its audit-log spelling), if there is one.
+    pub fn parse(name: &str) -> Option<Event> {
+        serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+    }
+
     pub fn as_str(self) -> String {
         serde_json::to_value(self)
             .ok()
@@ -85,6 +129,14 @@ impl Origin {
         Self {
             ip: None,
             actor: Some(format!("os:{os_user}")),
+        }
+    }
+
+    /// A helpdesk or admin acting in the console (`web:alice`), from `ip`.
+    pub fn console(actor: &str, ip: std::net::IpAddr) -> Self {
+        Self {
+            ip: Some(ip.to_string()),
+            actor: Some(format!("web:{actor}")),
         }
     }
 
@@ -139,6 +191,39 @@ impl<T: ReadableTable<u64, &'static [u8]>> Audit<T> {
             }
         }
         out.reverse();
+        Ok(out)
+    }
+}
+
+impl<T: ReadableTable<u64, &'static [u8]>> Audit<T> {
+    /// Up to `limit` events older than event `before` (or the newest) for
+    /// which `filter` holds, newest first, each with its sequence number.
+    /// The scan stops at the first event older than `since`.
+    pub fn page(
+        &self,
+        before: Option<u64>,
+        since: Option<Timestamp>,
+        limit: usize,
+        mut filter: impl FnMut(&AuditRecord) -> bool,
+    ) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
+        let mut out = Vec::new();
+        let range = match before {
+            Some(b) => self.table.range(..b)?,
+            None => self.table.range::<u64>(..)?,
+        };
+        for entry in range.rev() {
+            let (k, v) = entry?;
+            let record: AuditRecord = super::decode(NAME, v.value())?;
+            if since.is_some_and(|s| record.time < s) {
+                break;
+            }
+            if filter(&record) {
+                out.push((k.value(), record));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
         Ok(out)
     }
 }

@@ -10,6 +10,7 @@
 pub mod apps;
 pub mod audit;
 pub mod backup;
+pub mod directory;
 pub mod groups;
 pub mod keys;
 pub mod oauth;
@@ -110,6 +111,8 @@ pub struct Store {
     generation: Arc<std::sync::atomic::AtomicU64>,
     /// Where every transaction's "now" comes from.
     clock: Clock,
+    /// Every account's summary, kept current by [`Store::write`].
+    directory: Arc<directory::Directory>,
 }
 
 impl Store {
@@ -152,6 +155,7 @@ impl Store {
             dir: dir.to_owned(),
             generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             clock,
+            directory: Default::default(),
         };
         store.upgrade()?;
         Ok(store)
@@ -190,13 +194,28 @@ impl Store {
         let tx = Write {
             tx: self.db.begin_write().map_err(StoreError::from)?,
             now: self.clock.now(),
+            touched: Default::default(),
         };
         let value = f(&tx)?; // dropping `tx` on error aborts it
+        let touched = tx.touched.take();
         let committed = tx.tx.commit();
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         committed.map_err(StoreError::from)?;
+        if !touched.is_empty()
+            && let Err(e) = self.directory.refresh(&self.db, &touched)
+        {
+            // The commit stands; the summaries are read whole when next asked for.
+            tracing::warn!(error = %e, "cannot refresh the account directory");
+            self.directory.forget();
+        }
         Ok(value)
+    }
+
+    /// Runs `f` on every account's summary (built on first use, then kept
+    /// current by every commit; see [`directory`]).
+    pub fn accounts<T>(&self, f: impl FnOnce(&directory::Entries) -> T) -> Result<T, StoreError> {
+        self.directory.with(&self.db, f)
     }
 
     /// Runs `f` with this store on the blocking pool: redb reads and commits
@@ -323,6 +342,8 @@ pub struct Read {
 pub struct Write {
     tx: WriteTransaction,
     now: Timestamp,
+    /// Accounts this transaction changes (see [`directory`]).
+    touched: directory::Touched,
 }
 
 type ReadTable<K> = ReadOnlyTable<K, &'static [u8]>;
@@ -385,7 +406,10 @@ impl Write {
     }
 
     pub fn users(&self) -> Result<Users<WriteTable<'_, &'static str>>, StoreError> {
-        Ok(Users::new(self.tx.open_table(USERS)?))
+        Ok(Users::tracked(
+            self.tx.open_table(USERS)?,
+            self.touched.clone(),
+        ))
     }
 
     pub fn groups(&self) -> Result<Groups<WriteTable<'_, &'static str>>, StoreError> {

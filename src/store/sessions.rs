@@ -50,6 +50,10 @@ pub struct SessionRecord {
     /// A session that may only change an expired password (SECURITY P4, S6).
     #[serde(default)]
     pub restricted: bool,
+    /// When the password was last entered in this session: at sign-in, or
+    /// later to confirm a console action (SECURITY A2). `None`: at sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_at: Option<Timestamp>,
 }
 
 /// The live sessions and the reasons of recently ended ones, opened together:
@@ -96,6 +100,7 @@ impl Sessions<Table<'_, &'static [u8], &'static [u8]>> {
             created_at: now,
             last_seen: now,
             restricted,
+            password_at: None,
         };
         self.put(&token::hash(id.expose()), &record)?;
         Ok(id)

@@ -75,6 +75,29 @@ pub struct UserRecord {
     /// re-created name gets a new one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// When the account last signed in (the console's "last sign-in").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sign_in: Option<Timestamp>,
+    /// The address of the attempt that locked the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_from: Option<String>,
+    /// The latest sign-in attempts, newest first, at most [`SIGN_IN_NOTES`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sign_ins: Vec<SignInNote>,
+}
+
+/// How many sign-in attempts an account remembers for the console.
+pub const SIGN_IN_NOTES: usize = 10;
+
+/// One sign-in attempt as the helpdesk sees it on the account's page.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SignInNote {
+    pub at: Timestamp,
+    pub ip: Option<String>,
+    /// Whether the attempt signed in.
+    pub ok: bool,
+    /// What happened, as the audit log says it ("wrong password", …).
+    pub detail: String,
 }
 
 impl UserRecord {
@@ -102,7 +125,27 @@ impl UserRecord {
             reset_mails: Vec::new(),
             expiry_reminded_for: None,
             subject: None,
+            last_sign_in: None,
+            locked_from: None,
+            sign_ins: Vec::new(),
         }
+    }
+
+    /// Remembers one sign-in attempt (the oldest is forgotten past [`SIGN_IN_NOTES`]).
+    pub fn note_sign_in(&mut self, at: Timestamp, ip: Option<&str>, ok: bool, detail: &str) {
+        if ok {
+            self.last_sign_in = Some(at);
+        }
+        self.sign_ins.insert(
+            0,
+            SignInNote {
+                at,
+                ip: ip.map(str::to_owned),
+                ok,
+                detail: detail.to_owned(),
+            },
+        );
+        self.sign_ins.truncate(SIGN_IN_NOTES);
     }
 
     /// The lookup key of this record.
@@ -131,11 +174,29 @@ impl UserRecord {
 /// [`super::Write::users`].
 pub struct Users<T> {
     table: T,
+    /// In a write transaction: the keys it changes, for [`super::directory`].
+    touched: Option<super::directory::Touched>,
 }
 
 impl<T> Users<T> {
     pub(super) fn new(table: T) -> Self {
-        Self { table }
+        Self {
+            table,
+            touched: None,
+        }
+    }
+
+    pub(super) fn tracked(table: T, touched: super::directory::Touched) -> Self {
+        Self {
+            table,
+            touched: Some(touched),
+        }
+    }
+
+    fn touch(&self, key: &str) {
+        if let Some(touched) = &self.touched {
+            touched.add(key);
+        }
     }
 }
 
@@ -199,13 +260,15 @@ impl<T: ReadableTable<&'static str, &'static [u8]>> Users<T> {
 impl Users<Table<'_, &'static str, &'static [u8]>> {
     /// Inserts or replaces the record under its canonical key.
     pub fn put(&mut self, user: &UserRecord) -> Result<(), StoreError> {
-        self.table
-            .insert(user.key().as_str(), encode(user).as_slice())?;
+        let key = user.key();
+        self.table.insert(key.as_str(), encode(user).as_slice())?;
+        self.touch(&key);
         Ok(())
     }
 
     /// Removes the account; whether it was there.
     pub fn remove(&mut self, key: &str) -> Result<bool, StoreError> {
+        self.touch(key);
         Ok(self.table.remove(key)?.is_some())
     }
 }

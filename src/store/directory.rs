@@ -1,0 +1,163 @@
+//! The account directory: a summary of every account in memory, for the
+//! console's search and filters (CONTRACT section 8).
+//!
+//! Searching 100,000 accounts by reading and decoding each record costs a
+//! few hundred milliseconds; the summaries answer in a few. They are built
+//! from one read transaction the first time they are asked for (a CLI
+//! command that never asks pays nothing), and from then on every write
+//! transaction that changes an account re-reads that account after its
+//! commit: the cost of keeping them is O(changed accounts), never a scan.
+//!
+//! Order of commits and updates: each update re-reads the changed keys from
+//! a snapshot taken while it holds the directory's lock. Whichever update
+//! for a key runs last reads a snapshot that contains every commit that
+//! finished before it, so the directory ends at the latest state whatever
+//! order the updates of two racing commits run in.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use redb::ReadableDatabase;
+
+use super::users::{UserRecord, Users};
+use super::{StoreError, tables::USERS};
+use crate::domain::role::Role;
+
+/// What the console's lists show and filter on, for one account.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub username: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub agency: Option<String>,
+    pub role: Role,
+    pub disabled: bool,
+    pub locked_at: Option<Timestamp>,
+    pub locked_from: Option<String>,
+    pub failed_attempts: u32,
+    pub license_expires: Option<Date>,
+    pub last_sign_in: Option<Timestamp>,
+    pub created_at: Timestamp,
+    /// Whether a password has been set (setup done).
+    pub has_password: bool,
+    /// User name, display name, email and agency in lower case, one per line.
+    haystack: String,
+}
+
+impl Entry {
+    fn of(user: &UserRecord) -> Self {
+        let email = user.email.as_ref().map(ToString::to_string);
+        let haystack = [
+            Some(user.username.as_str()),
+            user.name.as_deref(),
+            email.as_deref(),
+            user.agency.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n")
+        .to_lowercase();
+        Self {
+            username: user.username.to_string(),
+            name: user.name.clone(),
+            email,
+            agency: user.agency.clone(),
+            role: user.role,
+            disabled: user.disabled,
+            locked_at: user.locked_at,
+            locked_from: user.locked_from.clone(),
+            failed_attempts: user.failed_attempts,
+            license_expires: user.license_expires,
+            last_sign_in: user.last_sign_in,
+            created_at: user.created_at,
+            has_password: user.password_hash.is_some(),
+            haystack,
+        }
+    }
+
+    /// Whether `needle` (already in lower case) is part of the user name,
+    /// display name, email or agency.
+    pub fn matches(&self, needle: &str) -> bool {
+        self.haystack.contains(needle)
+    }
+}
+
+/// Every account's [`Entry`], by canonical key.
+pub type Entries = BTreeMap<String, Arc<Entry>>;
+
+/// The summaries, or `None` until first asked for.
+#[derive(Default)]
+pub struct Directory {
+    entries: RwLock<Option<Entries>>,
+}
+
+impl Directory {
+    /// Runs `f` on the summaries, building them first if needed.
+    pub(super) fn with<T>(
+        &self,
+        db: &redb::Database,
+        f: impl FnOnce(&Entries) -> T,
+    ) -> Result<T, StoreError> {
+        {
+            let guard = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(entries) = guard.as_ref() {
+                return Ok(f(entries));
+            }
+        }
+        let mut guard = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if guard.is_none() {
+            let tx = db.begin_read()?;
+            let users = Users::new(tx.open_table(USERS)?);
+            let mut entries = Entries::new();
+            users.for_each(|key, user| {
+                entries.insert(key.to_owned(), Arc::new(Entry::of(user)));
+            })?;
+            *guard = Some(entries);
+        }
+        Ok(f(guard.as_ref().expect("built just above")))
+    }
+
+    /// After a commit: re-reads the accounts it changed (see the module docs).
+    pub(super) fn refresh(&self, db: &redb::Database, keys: &[String]) -> Result<(), StoreError> {
+        let mut guard = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        let Some(entries) = guard.as_mut() else {
+            return Ok(()); // not built yet: it will be read whole when it is
+        };
+        let tx = db.begin_read()?;
+        let users = Users::new(tx.open_table(USERS)?);
+        for key in keys {
+            match users.get(key)? {
+                Some(user) => entries.insert(key.clone(), Arc::new(Entry::of(&user))),
+                None => entries.remove(key),
+            };
+        }
+        Ok(())
+    }
+
+    /// Forgets every summary (they are read whole again when next asked for).
+    pub(super) fn forget(&self) {
+        *self.entries.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+/// The keys of the accounts one write transaction changes.
+#[derive(Clone, Default)]
+pub struct Touched(Arc<Mutex<Vec<String>>>);
+
+impl Touched {
+    pub(super) fn add(&self, key: &str) {
+        let mut keys = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        keys.push(key.to_owned());
+    }
+
+    /// The changed keys, each once.
+    pub(super) fn take(&self) -> Vec<String> {
+        let mut keys = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+}
