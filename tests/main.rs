@@ -8,6 +8,7 @@
 mod helpers;
 mod smtp;
 
+mod admin;
 mod api;
 mod browser;
 mod forward_auth;

@@ -23,11 +23,11 @@ fn sign(key: &[u8; 32], binding: &str) -> String {
 }
 
 /// Whether `submitted` is the token for one of this browser's cookies.
-pub fn verify(state: &AppState, parts: &Parts, submitted: &str) -> bool {
+pub fn verify(state: &AppState, headers: &axum::http::HeaderMap, submitted: &str) -> bool {
     let https = state.https();
     [state.session_cookie.name(), cookies::anon_name(https)]
         .into_iter()
-        .filter_map(|name| cookies::get(&parts.headers, name))
+        .filter_map(|name| cookies::get(headers, name))
         .any(|binding| token_matches(&state.csrf_key, &binding, submitted))
 }
 

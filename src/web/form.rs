@@ -27,6 +27,17 @@ impl Form {
         self.fields.get(name).map_or("", String::as_str)
     }
 
+    /// Every field and its value, in name order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut all: Vec<(&str, &str)> = self
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        all.sort_unstable();
+        all.into_iter()
+    }
+
     /// A secret field (password); never logged.
     pub fn secret(&self, name: &str) -> Secret {
         Secret::new(self.text(name))
@@ -48,12 +59,93 @@ impl FromRequest<AppState> for Form {
         let bytes = read_body(body).await?;
         let fields = parse(&bytes).ok_or(WebError::BadRequest("malformed form"))?;
         let submitted = fields.get("csrf_token").map_or("", String::as_str);
-        if !csrf::verify(state, &parts, submitted) {
+        if !csrf::verify(state, &parts.headers, submitted) {
             reject(state, &mut parts, "missing or wrong csrf_token").await;
             return Err(WebError::Forbidden("csrf token"));
         }
         Ok(Form { fields })
     }
+}
+
+/// Largest file the console takes in one upload (a CSV of about 20,000
+/// accounts; `latchkey user import` takes larger ones).
+pub const MAX_UPLOAD: usize = 2 * 1024 * 1024;
+
+/// A checked `multipart/form-data` upload (the console's CSV import):
+/// same-site and carrying this browser's CSRF token, like a [`Form`]. Its
+/// text fields, and the one file it carries, as UTF-8 text.
+#[derive(Debug)]
+pub struct Upload {
+    pub form: Form,
+    /// The file field's content (`None` when no file was chosen).
+    pub file: Option<String>,
+}
+
+/// The name of the file field of an [`Upload`].
+pub const UPLOAD_FILE: &str = "file";
+
+impl FromRequest<AppState> for Upload {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, WebError> {
+        let (mut parts, body) = req.into_parts();
+        if !same_site(&parts.headers, &state.auth.config.server.base_url) {
+            reject(state, &mut parts, "cross-site request").await;
+            return Err(WebError::Forbidden("cross-site request"));
+        }
+        let headers = parts.headers.clone();
+        let who = (
+            ClientIp::from_parts(&parts, state),
+            parts.uri.path().to_owned(),
+        );
+        let request = Request::from_parts(parts, body);
+        let multipart = axum::extract::Multipart::from_request(request, state)
+            .await
+            .map_err(|_| WebError::BadRequest("not a multipart form"))?;
+        let read = tokio::time::timeout(BODY_TIMEOUT, read_multipart(multipart)).await;
+        let (fields, file) = read.map_err(|_| WebError::Timeout)??;
+        let submitted = fields.get("csrf_token").map_or("", String::as_str);
+        if !csrf::verify(state, &headers, submitted) {
+            if let (Some(ClientIp(ip)), path) = who {
+                audit_refusal(state, ip, &path, "missing or wrong csrf_token").await;
+            }
+            return Err(WebError::Forbidden("csrf token"));
+        }
+        Ok(Upload {
+            form: Form { fields },
+            file,
+        })
+    }
+}
+
+type Parsed = (HashMap<String, String>, Option<String>);
+
+async fn read_multipart(mut multipart: axum::extract::Multipart) -> Result<Parsed, WebError> {
+    let unreadable = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            WebError::TooLarge
+        } else {
+            WebError::BadRequest("malformed multipart form")
+        }
+    };
+    let mut fields = HashMap::new();
+    let mut file = None;
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+        let name = field.name().unwrap_or("").to_owned();
+        let is_file = name == UPLOAD_FILE;
+        let bytes = field.bytes().await.map_err(unreadable)?;
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| WebError::BadRequest("the file is not UTF-8 text"))?;
+        let repeated = if is_file {
+            file.replace(text).is_some()
+        } else {
+            fields.insert(name, text).is_some()
+        };
+        if repeated {
+            return Err(WebError::BadRequest("repeated field"));
+        }
+    }
+    Ok((fields, file.filter(|f| !f.is_empty())))
 }
 
 async fn read_body(body: Body) -> Result<axum::body::Bytes, WebError> {
@@ -84,6 +176,10 @@ async fn reject(state: &AppState, parts: &mut Parts, why: &'static str) {
         None => return,
     };
     let path = parts.uri.path().to_owned();
+    audit_refusal(state, ip, &path, why).await;
+}
+
+async fn audit_refusal(state: &AppState, ip: std::net::IpAddr, path: &str, why: &str) {
     if let Err(e) = state
         .auth
         .record(

@@ -155,8 +155,34 @@ fn machine_endpoints(state: AppState) -> Router<AppState> {
         ))
 }
 
+/// The console (CONTRACT section 8).
+fn console() -> Router<AppState> {
+    use pages::admin;
+    Router::new()
+        .route("/admin", get(admin::locked))
+        .route("/admin/accounts", get(admin::accounts))
+        .route(
+            "/admin/accounts/{name}",
+            get(admin::account).post(admin::act),
+        )
+        .route("/admin/add", get(admin::add_page).post(admin::add_one))
+        .route(
+            "/admin/licenses",
+            get(admin::licenses).post(admin::renew_agency),
+        )
+        .route("/admin/licenses.csv", get(admin::licenses_csv))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/audit.csv", get(admin::audit_csv))
+        .route("/admin/apps", get(admin::apps).post(admin::app_action))
+        .route("/admin/mail", get(admin::mail).post(admin::retry))
+}
+
 /// The whole web application as a function of its state.
 pub fn router(state: AppState) -> Router {
+    // The console's CSV upload is the one body larger than MAX_BODY.
+    let upload = Router::new()
+        .route("/admin/import", post(pages::admin::import))
+        .layer(RequestBodyLimitLayer::new(form::MAX_UPLOAD));
     Router::new()
         .route("/", get(pages::home::home))
         .route("/login", get(pages::login::show).post(pages::login::submit))
@@ -209,13 +235,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(pages::health))
         .route("/static/{*path}", get(assets::serve))
+        .merge(console())
         .fallback(pages::not_found)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .merge(upload)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::restrict,
         ))
         .layer(CatchPanicLayer::custom(errors::panic_response))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::headers,

@@ -58,14 +58,38 @@ impl AppState {
         user: Option<&UserRecord>,
         ctx: Value,
     ) -> Response {
+        // Signed-in pages that render normally are kept (web::page_cache);
+        // a page that sets a cookie, an error page or an anonymous one is not.
+        let cacheable = status == StatusCode::OK && user.is_some() && csrf.set_cookie.is_none();
+        self.render_page(status, template, csrf, user, ctx, cacheable)
+    }
+
+    /// [`AppState::page`] for a page of live state (the console): never cached.
+    pub fn fresh_page(
+        &self,
+        status: StatusCode,
+        template: &str,
+        csrf: &Csrf,
+        user: Option<&UserRecord>,
+        ctx: Value,
+    ) -> Response {
+        self.render_page(status, template, csrf, user, ctx, false)
+    }
+
+    fn render_page(
+        &self,
+        status: StatusCode,
+        template: &str,
+        csrf: &Csrf,
+        user: Option<&UserRecord>,
+        ctx: Value,
+        cacheable: bool,
+    ) -> Response {
         // Values of this request, apart from the site-wide ones.
         let request = context! {
             user => user.map(user_ctx),
             csrf_token => csrf.token.as_str(),
         };
-        // Signed-in pages that render normally are kept (web::page_cache);
-        // a page that sets a cookie, an error page or an anonymous one is not.
-        let cacheable = status == StatusCode::OK && user.is_some() && csrf.set_cookie.is_none();
         let key = cacheable
             .then(|| PageCache::key(template, &[&request, &ctx]))
             .flatten();

@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod admin;
 pub mod confirm;
 pub mod expired;
 pub mod forgot;
