@@ -6,6 +6,7 @@ use axum::response::Response;
 use jiff::Timestamp;
 use minijinja::context;
 
+use crate::domain::role::Role;
 use crate::domain::time_left;
 use crate::store::users::UserRecord;
 use crate::web::csrf::Csrf;
@@ -34,6 +35,13 @@ pub async fn home(
             })
             .collect();
         context! { expires_in, apps => links }
+    };
+    // Staff get a link to the console (CONTRACT section 8); nobody else's context changes.
+    let ctx = match s.user.role {
+        Role::User => ctx,
+        Role::Helpdesk | Role::Admin => {
+            minijinja::value::merge_maps([ctx, context! { console_link => true }])
+        }
     };
     Ok(state.page(StatusCode::OK, "home.html", &csrf, Some(&s.user), ctx))
 }

@@ -202,6 +202,7 @@ pub async fn locked(
 
 #[derive(Deserialize)]
 pub struct ListQuery {
+    done: Option<String>,
     q: Option<String>,
     filter: Option<String>,
     page: Option<usize>,
@@ -238,6 +239,7 @@ pub async fn accounts(
         q => q.q.as_deref().unwrap_or("").trim(),
         filter => filter.as_str(),
         pager => pager.ctx(total),
+        notice => q.done.as_deref().and_then(done_message),
         nav => "accounts",
     };
     Ok(page(
