@@ -145,15 +145,15 @@ impl Clock {
 
     pub(super) fn row(&self, e: &Entry) -> Value {
         context! {
-            username => e.username.as_str(),
-            name => e.name.as_deref(),
-            email => e.email.as_deref(),
-            agency => e.agency.as_deref(),
+            username => e.username(),
+            name => e.name(),
+            email => e.email(),
+            agency => e.agency(),
             role => e.role.as_str(),
             badges => self.badges(e),
             last_sign_in => maybe_when(e.last_sign_in),
             locked_since => e.locked_at.filter(|_| self.locked(e)).map(when),
-            locked_from => e.locked_from.as_deref(),
+            locked_from => e.locked_from(),
             failed_attempts => e.failed_attempts,
             license_expires => e.license_expires.map(|d| d.to_string()),
         }

@@ -61,16 +61,10 @@ fn ending(
     let mut out: Vec<Arc<Entry>> = all
         .values()
         .filter(|e| days_left(e, today).is_some_and(|d| d < window))
-        .filter(|e| {
-            agency.is_none_or(|a| {
-                e.agency
-                    .as_deref()
-                    .is_some_and(|x| x.eq_ignore_ascii_case(a))
-            })
-        })
+        .filter(|e| agency.is_none_or(|a| e.agency().is_some_and(|x| x.eq_ignore_ascii_case(a))))
         .cloned()
         .collect();
-    out.sort_by_key(|e| (e.license_expires, e.username.to_lowercase()));
+    out.sort_by_key(|e| (e.license_expires, e.username().to_lowercase()));
     out
 }
 
@@ -110,7 +104,7 @@ fn licenses_page(
         }
         let mut agencies: BTreeMap<String, Agency> = BTreeMap::new();
         for e in all.values() {
-            let Some(name) = e.agency.as_deref() else {
+            let Some(name) = e.agency() else {
                 continue;
             };
             let a = agencies
@@ -218,10 +212,10 @@ pub async fn licenses_csv(
     for e in &rows {
         let expired = !license::is_active(e.license_expires, today);
         out.row(&[
-            e.username.as_str(),
-            e.name.as_deref().unwrap_or(""),
-            e.email.as_deref().unwrap_or(""),
-            e.agency.as_deref().unwrap_or(""),
+            e.username(),
+            e.name().unwrap_or(""),
+            e.email().unwrap_or(""),
+            e.agency().unwrap_or(""),
             &e.license_expires.map(|d| d.to_string()).unwrap_or_default(),
             if expired { "yes" } else { "no" },
         ]);
