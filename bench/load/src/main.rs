@@ -34,6 +34,15 @@
 //!                                 idle CPU and memory of `B --config F serve` with its
 //!                                 outbox as it is; with N, the time to deliver N
 //!                                 messages to an SMTP sink on P
+//!   lock --addr A --users U1,U2,... [--attempts N]
+//!                                 wrong passwords for each account until it is locked
+//!                                 (403), at most N (default 10) each
+//!   console --addr A (--cookie C | --user U --password P) --path P --requests N
+//!           [--warmup W] [--expect TEXT] [--pid PID]
+//!                                 N sequential GETs of P on one keep-alive connection
+//!                                 (after W unmeasured ones), each must answer 200 (and
+//!                                 contain TEXT); latency percentiles, the count a console
+//!                                 list reports, and the server's RssAnon before and after
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -75,7 +84,7 @@ fn main() -> ExitCode {
         "free-port" => free_port(),
         "hash" => hash(&args),
         "wait" | "status" | "session" | "login" | "flood" | "attack" | "startup" | "mail"
-        | "refresh" => {
+        | "refresh" | "lock" | "console" => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(r) => r,
                 Err(e) => {
@@ -93,6 +102,8 @@ fn main() -> ExitCode {
                     "attack" => attack(&args).await,
                     "mail" => mail(&args).await,
                     "refresh" => refresh(&args).await,
+                    "lock" => lock(&args).await,
+                    "console" => console(&args).await,
                     _ => startup(&args).await,
                 }
             })
@@ -390,12 +401,11 @@ async fn wait(args: &Args) -> Result<(), Error> {
     let path: String = args.get_or("path", "/healthz".to_owned())?;
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     loop {
-        if let Ok(mut conn) = Conn::open(addr).await {
-            if let Ok(r) = conn.send("GET", &path, None, None).await {
-                if r.status == StatusCode::OK {
-                    return Ok(());
-                }
-            }
+        if let Ok(mut conn) = Conn::open(addr).await
+            && let Ok(r) = conn.send("GET", &path, None, None).await
+            && r.status == StatusCode::OK
+        {
+            return Ok(());
         }
         if Instant::now() > deadline {
             return Err(format!("{addr}{path} did not answer 200 within {seconds} s").into());
@@ -419,8 +429,15 @@ async fn session(args: &Args) -> Result<(), Error> {
     let user: String = args.get("user")?;
     let password: String = args.get("password")?;
     let mut conn = Conn::open(addr).await?;
-    let form = LoginForm::fetch(&mut conn).await?;
-    let reply = form.sign_in(&mut conn, &user, &password).await?;
+    let cookie = session_cookie(&mut conn, &user, &password).await?;
+    println!("{cookie}");
+    Ok(())
+}
+
+/// Signs `user` in on `conn` and checks the session with `GET /`: its cookie.
+async fn session_cookie(conn: &mut Conn, user: &str, password: &str) -> Result<String, Error> {
+    let form = LoginForm::fetch(conn).await?;
+    let reply = form.sign_in(conn, user, password).await?;
     let cookie = reply
         .cookie("latchkey_session")
         .filter(|_| reply.status == StatusCode::SEE_OTHER)
@@ -429,8 +446,7 @@ async fn session(args: &Args) -> Result<(), Error> {
     if home.status != StatusCode::OK {
         return Err(format!("GET / with the new session answered {}", home.status).into());
     }
-    println!("{cookie}");
-    Ok(())
+    Ok(cookie)
 }
 
 /// What one load task saw.
@@ -966,12 +982,11 @@ async fn startup(args: &Args) -> Result<(), Error> {
             if Instant::now() > deadline {
                 return Err("/healthz did not answer within 30 s".into());
             }
-            if let Ok(mut conn) = Conn::open(addr).await {
-                if let Ok(r) = conn.send("GET", "/healthz", None, None).await {
-                    if r.status == StatusCode::OK {
-                        break started.elapsed();
-                    }
-                }
+            if let Ok(mut conn) = Conn::open(addr).await
+                && let Ok(r) = conn.send("GET", "/healthz", None, None).await
+                && r.status == StatusCode::OK
+            {
+                break started.elapsed();
             }
             tokio::time::sleep(Duration::from_micros(500)).await;
         };
@@ -1169,4 +1184,124 @@ async fn smtp_sink(listener: tokio::net::TcpListener, received: Arc<AtomicUsize>
             }
         });
     }
+}
+
+/// `lock`: locks accounts the way a guesser would, with wrong passwords on
+/// one connection each, until the login page answers 403 (locked).
+async fn lock(args: &Args) -> Result<(), Error> {
+    let addr = args.addr()?;
+    let users: String = args.get("users")?;
+    let attempts: usize = args.get_or("attempts", 10)?;
+    let mut locked = 0;
+    let mut sent = 0;
+    let mut statuses = BTreeMap::new();
+    for user in users.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        let (mut conn, form) = ready(addr).await?;
+        for _ in 0..attempts.max(1) {
+            let reply = form.sign_in(&mut conn, user, "Wrong-Guess-17z").await?;
+            sent += 1;
+            *statuses.entry(reply.status.as_u16()).or_insert(0) += 1;
+            if reply.status == StatusCode::FORBIDDEN {
+                locked += 1;
+                break;
+            }
+        }
+    }
+    println!("locked={locked}");
+    println!("attempts={sent}");
+    println!("statuses={}", statuses_line(&statuses));
+    Ok(())
+}
+
+/// The count a console list page reports (`<p role="status">N accounts.</p>`).
+fn listed_total(body: &[u8]) -> Option<usize> {
+    let html = std::str::from_utf8(body).ok()?;
+    let marker = "role=\"status\">";
+    let start = html.find(marker)? + marker.len();
+    let digits: String = html[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// `console`: the latency of one console page, requested again and again
+/// on one keep-alive connection, one request at a time.
+async fn console(args: &Args) -> Result<(), Error> {
+    let addr = args.addr()?;
+    let path: String = args.get("path")?;
+    if !path.starts_with('/') {
+        return Err(format!("--path {path:?} must start with /").into());
+    }
+    let requests: usize = args.get::<usize>("requests")?.max(1);
+    let warmup: usize = args.get_or("warmup", 0)?;
+    let expect: Option<String> = args.0.get("expect").cloned();
+    let pid: Option<u32> = match args.0.contains_key("pid") {
+        true => Some(args.get("pid")?),
+        false => None,
+    };
+    let mut conn = Conn::open(addr).await?;
+    let cookie = match args.0.get("cookie") {
+        Some(c) => c.clone(),
+        None => {
+            let user: String = args.get("user")?;
+            let password: String = args.get("password")?;
+            session_cookie(&mut conn, &user, &password).await?
+        }
+    };
+    let wanted = |r: &Reply| {
+        r.status == StatusCode::OK
+            && expect
+                .as_ref()
+                .is_none_or(|text| String::from_utf8_lossy(&r.body).contains(text.as_str()))
+    };
+    for _ in 0..warmup {
+        let reply = conn.send("GET", &path, Some(&cookie), None).await?;
+        if !wanted(&reply) {
+            return Err(format!("GET {path} answered {} (warm-up)", reply.status).into());
+        }
+    }
+    let before = match pid {
+        Some(pid) => Some(memory(pid).ok_or("cannot read the server's /proc status")?),
+        None => None,
+    };
+    let mut tally = Tally::default();
+    let mut last: Option<(usize, Option<usize>)> = None;
+    let started = Instant::now();
+    for _ in 0..requests {
+        if started.elapsed() > PHASE_LIMIT {
+            break;
+        }
+        let t = Instant::now();
+        let reply = conn.send("GET", &path, Some(&cookie), None).await;
+        if let Ok(r) = &reply {
+            last = Some((r.body.len(), listed_total(&r.body)));
+        }
+        if !tally.record(t, reply, wanted) {
+            conn = Conn::open(addr).await?;
+        }
+    }
+    let after = match pid {
+        Some(pid) => Some(memory(pid).ok_or("cannot read the server's /proc status")?),
+        None => None,
+    };
+    let first = tally.latencies.first().copied().unwrap_or_default();
+    println!("requests={}", tally.latencies.len() + tally.errors);
+    println!("warmup={warmup}");
+    println!("first_ms={:.2}", ms(first));
+    if let Some((bytes, found)) = last {
+        println!("bytes={bytes}");
+        match found {
+            Some(n) => println!("found={n}"),
+            None => println!("found=none"),
+        }
+    }
+    tally.print("");
+    if let (Some(before), Some(after)) = (before, after) {
+        println!("rss_anon_before_kib={}", before["rss_anon_kib"]);
+        println!("rss_anon_after_kib={}", after["rss_anon_kib"]);
+        println!("rss_before_kib={}", before["rss_kib"]);
+        println!("rss_after_kib={}", after["rss_kib"]);
+    }
+    Ok(())
 }
