@@ -162,6 +162,7 @@ fn show_user(u: &UserView) {
         ("password_changed_at", or_dash(&u.password_changed_at)),
         ("password_expires_at", or_dash(&u.password_expires_at)),
         ("created_at", u.created_at.to_string()),
+        ("last_sign_in_at", or_dash(&u.last_sign_in_at)),
     ];
     for (k, v) in rows {
         println!("{k:<20} {v}");

@@ -153,6 +153,7 @@ impl Ops<'_> {
                 .password_changed_at
                 .and_then(|at| at.checked_add(max_age).ok()),
             created_at: u.created_at,
+            last_sign_in_at: u.last_sign_in,
         }
     }
 

@@ -329,6 +329,9 @@ pub struct UserView {
     pub password_changed_at: Option<Timestamp>,
     pub password_expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// The last successful sign-in (CONTRACT section 7).
+    #[serde(default)]
+    pub last_sign_in_at: Option<Timestamp>,
 }
 
 /// A group as `group list` shows it.

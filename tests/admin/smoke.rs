@@ -44,7 +44,11 @@ async fn every_console_page_renders() {
     for _ in 0..3 {
         login(&app.client(), &app, "carol", "wrong").await;
     }
+    assert_eq!(app.show_user("boss").await.last_sign_in_at, None);
     let (client, _) = signed_in(&app, "boss", PW).await;
+    // CONTRACT section 7: `user show` gains `last_sign_in_at`.
+    let last = app.show_user("boss").await.last_sign_in_at;
+    assert!(last.is_some_and(|t| t <= app.auth.store.now()), "{last:?}");
     for path in [
         "/admin",
         "/admin/accounts",

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// The fields of `user show --json`, in the contract's order.
-const USER_FIELDS: [&str; 15] = [
+const USER_FIELDS: [&str; 16] = [
     "username",
     "name",
     "email",
@@ -29,6 +29,7 @@ const USER_FIELDS: [&str; 15] = [
     "password_changed_at",
     "password_expires_at",
     "created_at",
+    "last_sign_in_at",
 ];
 
 /// A fresh data directory (not created yet) inside a temp dir that also serves as cwd.
