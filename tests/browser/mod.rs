@@ -9,6 +9,7 @@
 mod webdriver;
 
 mod accessibility;
+mod console;
 mod forward_auth;
 mod journeys;
 mod no_script;

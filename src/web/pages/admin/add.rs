@@ -162,9 +162,12 @@ pub async fn import(
     };
     // The file cannot be carried through the password page: the password
     // field is on the upload form whenever it will be needed.
-    if let Fresh::No(_) =
+    if let Fresh::No(answer) =
         fresh_password(&state, &staff, ip, &csrf, &upload.form, "/admin/import").await?
     {
+        if answer.status().is_redirection() {
+            return Ok(answer); // a wrong password locked the actor: the sign-in page
+        }
         let line =
             "Enter your password with the file: it was last entered more than 10 minutes ago.";
         return refuse(StatusCode::FORBIDDEN, vec![line.to_owned()]).await;

@@ -209,7 +209,7 @@ fn confirm_page(
         csrf,
         StatusCode::FORBIDDEN,
         "admin/confirm.html",
-        context! { fields, action, message },
+        context! { fields, action, message, nav => "" },
     )
 }
 
