@@ -132,7 +132,7 @@ impl Auth {
                 .refuse(user, SignIn::Disabled, "account disabled", origin)
                 .await;
         }
-        if !license::is_active(user.license_expires, license::today()) {
+        if !license::is_active(user.license_expires, license::today(self.store.now())) {
             let why = "license expired";
             return self.refuse(user, SignIn::LicenseExpired, why, origin).await;
         }

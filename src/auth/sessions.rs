@@ -218,7 +218,7 @@ pub fn barred(
         Some(EndReason::Disabled)
     } else if super::login::is_locked(user, now, auto_unlock) {
         Some(EndReason::Locked)
-    } else if !license::is_active(user.license_expires, license::today()) {
+    } else if !license::is_active(user.license_expires, license::today(now)) {
         Some(EndReason::LicenseExpired)
     } else {
         None

@@ -199,7 +199,7 @@ fn save_setup(
             let mut u = UserRecord::new(name, now);
             u.role = crate::domain::role::Role::Admin;
             u.license_expires = Some(license::default_expiry(
-                license::today(),
+                license::today(now),
                 chosen.license_term,
             ));
             (u, Event::UserCreated, "first administrator, by setup link")

@@ -29,7 +29,7 @@ impl Ops<'_> {
         if years == 0 {
             return Err(OpError::ZeroYears);
         }
-        let today = license::today();
+        let today = license::today(self.store.now());
         let agency = match target {
             RenewTarget::User(name) => {
                 return self.update(&name, Event::LicenseChanged, |u| {
@@ -79,7 +79,7 @@ impl Ops<'_> {
     }
 
     pub(super) fn license_list(&self, within: Option<&str>) -> Result<Response, OpError> {
-        let today = license::today();
+        let today = license::today(self.store.now());
         let horizon = match within {
             Some(text) => {
                 let span = Dur::parse(text).map_err(OpError::Span)?;

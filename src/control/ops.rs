@@ -215,7 +215,7 @@ impl Ops<'_> {
 
     pub(super) fn default_expiry(&self) -> Date {
         license::default_expiry(
-            license::today(),
+            license::today(self.store.now()),
             self.config.license.default_term.as_duration(),
         )
     }

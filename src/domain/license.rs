@@ -1,11 +1,12 @@
 //! License dates: a license runs to the end of its last day, server local time.
 
+use jiff::ToSpan;
 use jiff::civil::Date;
-use jiff::{ToSpan, Zoned};
 
-/// Today's date in the server's local time zone.
-pub fn today() -> Date {
-    Zoned::now().date()
+/// The date at `now` in the server's local time zone (`now` from the
+/// store's clock, so tests that move the clock move the day too).
+pub fn today(now: jiff::Timestamp) -> Date {
+    now.to_zoned(jiff::tz::TimeZone::system()).date()
 }
 
 /// Whether a license with last day `expires` (`None` = never) still covers `today`.

@@ -125,7 +125,7 @@ pub async fn lock_out(app: &TestApp, name: &str) {
 /// `days` from today (the server's license calendar), as `YYYY-MM-DD`.
 pub fn day(days: i64) -> jiff::civil::Date {
     use jiff::ToSpan;
-    latchkey::domain::license::today()
+    latchkey::domain::license::today(jiff::Timestamp::now())
         .checked_add(days.days())
         .unwrap()
 }

@@ -48,7 +48,9 @@ async fn add_staff(app: &TestApp, username: &str, name: &str, role: Role) {
 
 /// `days` from today.
 fn in_days(days: i64) -> Date {
-    license::today().checked_add(days.days()).expect("a date")
+    license::today(jiff::Timestamp::now())
+        .checked_add(days.days())
+        .expect("a date")
 }
 
 /// Adds a member of `agency` with [`PASSWORD`] whose license ends on `expires`.

@@ -74,7 +74,7 @@ impl Clock {
     pub(super) fn of(state: &AppState) -> Self {
         Self {
             now: state.auth.store.now(),
-            today: license::today(),
+            today: license::today(state.auth.store.now()),
             auto_unlock: state
                 .auth
                 .config

@@ -89,7 +89,7 @@ fn licenses_page(
     error: Option<String>,
 ) -> Result<Response, WebError> {
     let clock = Clock::of(state);
-    let today = license::today();
+    let today = license::today(state.auth.store.now());
     let window = q.window();
     let pager = Pager::new(q.page, PER_PAGE);
     let (agencies, total, rows) = state.auth.store.accounts(|all| {
@@ -196,7 +196,7 @@ pub async fn licenses_csv(
     _staff: Staff,
     Query(q): Query<LicenseQuery>,
 ) -> Result<Response, WebError> {
-    let today = license::today();
+    let today = license::today(state.auth.store.now());
     let rows = state
         .auth
         .store
