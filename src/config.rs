@@ -40,6 +40,7 @@ pub struct Config {
     pub metrics: Metrics,
     pub oidc: Oidc,
     pub forward_auth: ForwardAuth,
+    pub audit: AuditLog,
 }
 
 impl Default for Config {
@@ -60,6 +61,7 @@ impl Default for Config {
             metrics: Metrics::default(),
             oidc: Oidc::default(),
             forward_auth: ForwardAuth::default(),
+            audit: AuditLog::default(),
         }
     }
 }
@@ -397,6 +399,16 @@ pub struct ForwardAuth {
     pub cookie_domain: Option<String>,
 }
 
+/// How long the audit log keeps its events.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditLog {
+    /// Set: events older than this are deleted in the background. Unset
+    /// (the default): every event is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep: Option<Dur>,
+}
+
 impl Config {
     /// The issuer identifier: `oidc.issuer`, or `server.base_url`, without a
     /// trailing slash (OpenID Connect Discovery 1.0 section 4.1 appends
@@ -657,6 +669,18 @@ mod tests {
         let c = checked("[session]\nabsolute_timeout = \"8h\"\n").unwrap();
         assert_eq!(c.refresh_token_ttl(), jiff::SignedDuration::from_hours(8));
         assert!(checked("[oidc]\naccess_token_ttl = \"0s\"\n").is_err());
+    }
+
+    /// CONTRACT section 2, `[audit] keep`: unset keeps everything; a
+    /// period must be longer than zero.
+    #[test]
+    fn the_audit_section_keeps_everything_unless_told() {
+        assert!(checked("").unwrap().audit.keep.is_none());
+        let c = checked("[audit]\nkeep = \"400d\"\n").unwrap();
+        assert_eq!(c.audit.keep, Some(Dur::days(400)));
+        let err = checked("[audit]\nkeep = \"0d\"\n").unwrap_err();
+        assert_eq!(err.to_string(), "audit.keep must be longer than zero");
+        assert!(parse("[audit]\nkeep_for = \"1d\"\n").is_err());
     }
 
     #[test]

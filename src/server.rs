@@ -83,7 +83,14 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Ru
         tokio::spawn(sweep_forever(auth.clone())),
         tokio::spawn(mail.clone().run()),
         tokio::spawn(remind_forever(auth.clone())),
+        tokio::spawn(license_reminders_forever(auth.clone())),
     ];
+    if let Some(keep) = config.audit.keep {
+        background.push(tokio::spawn(prune_audit_forever(
+            auth.clone(),
+            keep.as_duration(),
+        )));
+    }
     background.extend(metrics.map(|(_, task)| task));
     if let Some(dir) = config.backup.dir.clone() {
         background.push(tokio::spawn(backup_forever(auth.clone(), dir)));
@@ -275,6 +282,33 @@ async fn remind_forever(auth: Arc<Auth>) {
         tick.tick().await;
         if let Err(e) = auth.send_expiry_reminders().await {
             tracing::warn!(error = %e, "queueing password expiry reminders failed");
+        }
+    }
+}
+
+/// Checks hourly for licenses entering their 30- and 7-day reminder days.
+async fn license_reminders_forever(auth: Arc<Auth>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = auth.send_license_reminders().await {
+            tracing::warn!(error = %e, "queueing license reminders failed");
+        }
+    }
+}
+
+/// Deletes audit events past `[audit] keep`, ten times per period (at
+/// least every hour, at most every second).
+async fn prune_audit_forever(auth: Arc<Auth>, keep: Duration) {
+    let every = (keep / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match auth.prune_audit().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "audit events past [audit] keep deleted"),
+            Err(e) => tracing::warn!(error = %e, "pruning the audit log failed"),
         }
     }
 }

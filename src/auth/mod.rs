@@ -10,6 +10,7 @@ pub mod hasher;
 pub mod links;
 pub mod login;
 pub mod password;
+pub mod policy;
 pub mod profile;
 pub mod reminders;
 pub mod reset;

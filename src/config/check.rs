@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use super::{
-    Backup, BaseUrlError, Config, Dur, Helpdesk, License, Lockout, Mail, Metrics, Oidc,
+    AuditLog, Backup, BaseUrlError, Config, Dur, Helpdesk, License, Lockout, Mail, Metrics, Oidc,
     Organization, Policy, RateLimit, Reset, Server, Session, Smtp,
 };
 use crate::domain::email::{Email, EmailError};
@@ -77,6 +77,7 @@ impl Config {
         self.mail.validate()?;
         self.helpdesk.validate()?;
         self.oidc.validate()?;
+        self.audit.validate()?;
         self.check_cookie_domain()?;
         self.mail.smtp.as_ref().map_or(Ok(()), Smtp::validate)
     }
@@ -145,6 +146,12 @@ impl RateLimit {
 impl License {
     pub fn validate(&self) -> Result<(), ConfigError> {
         nonzero(self.default_term, "license.default_term")
+    }
+}
+
+impl AuditLog {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.keep.map_or(Ok(()), |keep| nonzero(keep, "audit.keep"))
     }
 }
 

@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::check::{ConfigError, email};
 use super::{
-    Backup, BaseUrl, Config, ForwardAuth, Helpdesk, License, Lockout, Mail, Metrics, Oidc,
-    Organization, Policy, RateLimit, Reset, Server, Session, Smtp,
+    AuditLog, Backup, BaseUrl, Config, ForwardAuth, Helpdesk, License, Lockout, Mail, Metrics,
+    Oidc, Organization, Policy, RateLimit, Reset, Server, Session, Smtp,
 };
 
 #[derive(Deserialize)]
@@ -32,6 +32,7 @@ pub(super) struct File {
     metrics: Metrics,
     oidc: Oidc,
     forward_auth: ForwardAuth,
+    audit: AuditLog,
 }
 
 #[derive(Deserialize)]
@@ -73,6 +74,7 @@ impl File {
             metrics: self.metrics,
             oidc: self.oidc,
             forward_auth: self.forward_auth,
+            audit: self.audit,
         };
         config.validate()?;
         Ok(config)
@@ -123,6 +125,7 @@ impl Default for File {
             metrics: c.metrics,
             oidc: c.oidc,
             forward_auth: c.forward_auth,
+            audit: c.audit,
         }
     }
 }

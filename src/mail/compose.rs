@@ -29,6 +29,7 @@ impl KindExt for MailKind {
             MailKind::EmailChanged => "email_changed",
             MailKind::ExpiryReminder => "expiry_reminder",
             MailKind::Test => "test",
+            MailKind::LicenseReminder => "license_reminder",
         }
     }
 
@@ -48,6 +49,13 @@ impl KindExt for MailKind {
                 }
             }
             MailKind::Test => "latchkey test message".into(),
+            MailKind::LicenseReminder => {
+                let when = vars.get_attr("ends_in").ok();
+                match when.as_ref().and_then(Value::as_str) {
+                    Some(when) => format!("Your license ends {when}: ask your agency to renew it"),
+                    None => "Your license ends soon: ask your agency to renew it".into(),
+                }
+            }
         }
     }
 }
@@ -157,6 +165,9 @@ mod tests {
             when => "2026-11-27 10:00 UTC",
             new_email => "new@example.org",
             expires_in => "in 3 days",
+            ends_in => "in 30 days",
+            last_day => "2027-03-31",
+            agency => "North Food Shelf",
         };
         for kind in MailKind::ALL {
             let m = templates

@@ -249,4 +249,26 @@ impl Audit<Table<'_, u64, &'static [u8]>> {
         self.table.insert(next, encode(&record).as_slice())?;
         Ok(())
     }
+
+    /// Deletes up to `limit` of the oldest events older than `cutoff`; how
+    /// many went. The newest event always stays, so the next one appended
+    /// never reuses a sequence number.
+    pub fn prune(&mut self, cutoff: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        let Some(last) = self.table.last()?.map(|(k, _)| k.value()) else {
+            return Ok(0);
+        };
+        let mut old = Vec::new();
+        for entry in self.table.range(..last)? {
+            let (k, v) = entry?;
+            let record: AuditRecord = super::decode(NAME, v.value())?;
+            if record.time >= cutoff || old.len() >= limit {
+                break;
+            }
+            old.push(k.value());
+        }
+        for key in &old {
+            self.table.remove(key)?;
+        }
+        Ok(old.len())
+    }
 }

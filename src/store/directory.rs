@@ -8,13 +8,18 @@
 //! transaction that changes an account re-reads that account after its
 //! commit: the cost of keeping them is O(changed accounts), never a scan.
 //!
+//! An ordered index rides along for the license reminders (CONTRACT
+//! section 9): accounts by the last day of their license. The reminder scan
+//! reads only the days that are due, so its cost follows what is due, not
+//! how many accounts exist.
+//!
 //! Order of commits and updates: each update re-reads the changed keys from
 //! a snapshot taken while it holds the directory's lock. Whichever update
 //! for a key runs last reads a snapshot that contains every commit that
 //! finished before it, so the directory ends at the latest state whatever
 //! order the updates of two racing commits run in.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use jiff::Timestamp;
@@ -44,6 +49,8 @@ pub struct Entry {
     pub created_at: Timestamp,
     /// Whether a password has been set (setup done).
     pub has_password: bool,
+    /// The license day and stage (days before) of the last reminder sent.
+    pub license_reminded: Option<(Date, u32)>,
 }
 
 /// Ends each field of [`Entry::text`] (ASCII unit separator).
@@ -82,6 +89,10 @@ impl Entry {
             last_sign_in: user.last_sign_in,
             created_at: user.created_at,
             has_password: user.password_hash.is_some(),
+            license_reminded: user
+                .license_reminded
+                .as_ref()
+                .map(|r| (r.license_expires, r.days_before)),
         }
     }
 
@@ -118,8 +129,61 @@ impl Entry {
     }
 }
 
-/// Every account's [`Entry`], by canonical key.
-pub type Entries = BTreeMap<String, Arc<Entry>>;
+/// Every account's [`Entry`], by canonical key, with the policy indexes.
+#[derive(Default)]
+pub struct Entries {
+    by_key: BTreeMap<String, Arc<Entry>>,
+    /// `(last licensed day, key)` of every account whose license ends.
+    by_license: BTreeSet<(Date, String)>,
+}
+
+impl Entries {
+    pub fn get(&self, key: &str) -> Option<&Arc<Entry>> {
+        self.by_key.get(key)
+    }
+
+    /// Every entry, in key order.
+    pub fn values(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        self.by_key.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// The accounts whose license ends from `from` to `to` (both included).
+    pub fn licenses_ending(
+        &self,
+        from: Date,
+        to: Date,
+    ) -> impl Iterator<Item = (&str, &Arc<Entry>)> {
+        let after = to.tomorrow().unwrap_or(Date::MAX);
+        self.by_license
+            .range((from, String::new())..(after, String::new()))
+            .filter_map(|(_, key)| Some((key.as_str(), self.by_key.get(key)?)))
+    }
+
+    fn insert(&mut self, key: String, entry: Entry) {
+        self.remove(&key);
+        if let Some(day) = entry.license_expires {
+            self.by_license.insert((day, key.clone()));
+        }
+        self.by_key.insert(key, Arc::new(entry));
+    }
+
+    fn remove(&mut self, key: &str) {
+        let Some(old) = self.by_key.remove(key) else {
+            return;
+        };
+        if let Some(day) = old.license_expires {
+            self.by_license.remove(&(day, key.to_owned()));
+        }
+    }
+}
 
 /// The summaries, or `None` until first asked for.
 #[derive(Default)]
@@ -144,9 +208,9 @@ impl Directory {
         if guard.is_none() {
             let tx = db.begin_read()?;
             let users = Users::new(tx.open_table(USERS)?);
-            let mut entries = Entries::new();
+            let mut entries = Entries::default();
             users.for_each(|key, user| {
-                entries.insert(key.to_owned(), Arc::new(Entry::of(user)));
+                entries.insert(key.to_owned(), Entry::of(user));
             })?;
             *guard = Some(entries);
         }
@@ -163,7 +227,7 @@ impl Directory {
         let users = Users::new(tx.open_table(USERS)?);
         for key in keys {
             match users.get(key)? {
-                Some(user) => entries.insert(key.clone(), Arc::new(Entry::of(&user))),
+                Some(user) => entries.insert(key.clone(), Entry::of(&user)),
                 None => entries.remove(key),
             };
         }

@@ -21,11 +21,13 @@ pub enum MailKind {
     EmailChanged,
     ExpiryReminder,
     Test,
+    /// The license ends in 30 or 7 days (CONTRACT section 9).
+    LicenseReminder,
 }
 
 impl MailKind {
     /// Every kind, each with its own pair of templates.
-    pub const ALL: [MailKind; 8] = [
+    pub const ALL: [MailKind; 9] = [
         MailKind::Reset,
         MailKind::Setup,
         MailKind::Locked,
@@ -34,6 +36,7 @@ impl MailKind {
         MailKind::EmailChanged,
         MailKind::ExpiryReminder,
         MailKind::Test,
+        MailKind::LicenseReminder,
     ];
 }
 

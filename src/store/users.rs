@@ -84,6 +84,19 @@ pub struct UserRecord {
     /// The latest sign-in attempts, newest first, at most [`SIGN_IN_NOTES`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sign_ins: Vec<SignInNote>,
+    /// The last license reminder sent, so each is sent once per license period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_reminded: Option<LicenseReminded>,
+}
+
+/// Which license reminder an account last got.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseReminded {
+    /// The license's last day it was about; a renewal changes the day, and
+    /// so starts the reminders again.
+    pub license_expires: Date,
+    /// Its stage: 30 or 7 (days before that day).
+    pub days_before: u32,
 }
 
 /// How many sign-in attempts an account remembers for the console.
@@ -128,6 +141,7 @@ impl UserRecord {
             last_sign_in: None,
             locked_from: None,
             sign_ins: Vec::new(),
+            license_reminded: None,
         }
     }
 

@@ -14,6 +14,7 @@ mod login;
 mod mail;
 mod operations;
 mod pages;
+mod policy;
 mod profile;
 mod reset;
 mod sessions;
