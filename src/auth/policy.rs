@@ -38,16 +38,10 @@ impl Auth {
                 let due: Vec<String> = store.accounts(|all| {
                     all.licenses_ending(today, horizon)
                         .filter(|(_, e)| {
-                            let reminded =
-                                e.license_reminded
-                                    .map(|(day, days_before)| LicenseReminded {
-                                        license_expires: day,
-                                        days_before,
-                                    });
                             !e.disabled
-                                && e.license_expires
-                                    .and_then(|day| stage_due(day, reminded.as_ref(), today))
-                                    .is_some()
+                                && e.license_expires.is_some_and(|day| {
+                                    stage_due(day, e.license_reminded.as_ref(), today).is_some()
+                                })
                         })
                         .map(|(key, _)| key.to_owned())
                         .collect()

@@ -50,7 +50,7 @@ pub struct Entry {
     /// Whether a password has been set (setup done).
     pub has_password: bool,
     /// The license day and stage (days before) of the last reminder sent.
-    pub license_reminded: Option<(Date, u32)>,
+    pub license_reminded: Option<super::users::LicenseReminded>,
 }
 
 /// Ends each field of [`Entry::text`] (ASCII unit separator).
@@ -89,10 +89,7 @@ impl Entry {
             last_sign_in: user.last_sign_in,
             created_at: user.created_at,
             has_password: user.password_hash.is_some(),
-            license_reminded: user
-                .license_reminded
-                .as_ref()
-                .map(|r| (r.license_expires, r.days_before)),
+            license_reminded: user.license_reminded.clone(),
         }
     }
 
